@@ -1,0 +1,1 @@
+"""Helpers the test suites share: free ports, child processes, waiting on conditions."""
