@@ -7,6 +7,7 @@ here knows or cares which one it is.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from dataclasses import dataclass
@@ -66,10 +67,8 @@ def init() -> None:
 
 def shutdown() -> None:
     """Close NVML; a driver that is already gone is not an error here."""
-    try:
+    with contextlib.suppress(pynvml.NVMLError):
         pynvml.nvmlShutdown()
-    except pynvml.NVMLError:
-        pass
 
 
 def _text(value: str | bytes) -> str:

@@ -41,7 +41,7 @@ def wait_for(
             value = condition()
             if value:
                 return value
-        except Exception as error:  # noqa: BLE001 - "not yet" until the deadline
+        except Exception as error:  # "not yet" until the deadline
             last_error = error
         if time.monotonic() >= deadline:
             detail = f" (last error: {last_error!r})" if last_error else ""
