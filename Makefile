@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GPUGUARD := $(VENV)/bin/gpuguard
 STAMP := $(VENV)/.installed
-DEBIAN_TOOLS := /usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/bin/jsonnetfmt
+DEBIAN_TOOLS := /usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-alertmanager /usr/bin/amtool /usr/bin/jsonnetfmt /usr/bin/systemd-analyze
 PYTEST_ARGS ?=
 
 .PHONY: all venv driver tools test lint render demo bench clean
@@ -27,9 +27,9 @@ driver: $(STAMP)
 tools:
 	@missing=""; for f in $(DEBIAN_TOOLS); do [ -x $$f ] || missing=1; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages: prometheus prometheus-alertmanager jsonnet"; \
+	  echo "installing Debian packages: prometheus prometheus-alertmanager jsonnet systemd"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    prometheus prometheus-alertmanager jsonnet >/dev/null; \
+	    prometheus prometheus-alertmanager jsonnet systemd >/dev/null; \
 	fi
 
 test: venv driver tools
