@@ -1,0 +1,1 @@
+"""gpuguard.actions: the Alertmanager webhook receiver that acts on this node's GPUs."""
