@@ -1,0 +1,85 @@
+"""HTTP: `/metrics` (the last snapshot, gzipped when asked), `/health` (`OK`), `/` (a landing page).
+
+Basic auth (when configured) guards every path, as exporter-toolkit does. The TLS handshake runs in
+the connection's own thread, so a slow client cannot hold up accepting others.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from gpuguard.exporter.engine import Engine
+from gpuguard.exporter.webconfig import WebConfig
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LANDING = (b"<html><head><title>gpuguard exporter</title></head><body><h1>gpuguard exporter</h1>"
+           b'<p>DCGM-compatible GPU metrics from NVML: <a href="metrics">/metrics</a>, '
+           b'<a href="health">/health</a></p></body></html>\n')
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: Prometheus reuses its connection
+    server: ExporterServer
+    timeout = 30
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # one line per scrape would drown the journal
+
+    def setup(self) -> None:
+        super().setup()
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()
+
+    def _send(self, status: int, body: bytes, content_type: str,
+              headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        if not self.server.web.authorised(self.headers.get("Authorization")):
+            self._send(401, b"Unauthorized\n", "text/plain; charset=utf-8",
+                       {"WWW-Authenticate": 'Basic realm="gpuguard"'})
+            return
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            engine = self.server.engine
+            engine.scrapes += 1
+            snapshot = engine.snapshot
+            if "gzip" in self.headers.get("Accept-Encoding", ""):
+                self._send(200, snapshot.gzipped, CONTENT_TYPE, {"Content-Encoding": "gzip"})
+            else:
+                self._send(200, snapshot.body, CONTENT_TYPE)
+        elif path == "/health":
+            self._send(200, b"OK", "text/plain; charset=utf-8")
+        elif path == "/":
+            self._send(200, LANDING, "text/html; charset=utf-8")
+        else:
+            self._send(404, b"Not Found\n", "text/plain; charset=utf-8")
+
+    do_HEAD = do_GET
+
+
+class ExporterServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], engine: Engine, web: WebConfig) -> None:
+        self.engine = engine
+        self.web = web
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, Handler)
+        if web.tls is not None:
+            self.socket = web.tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up or fails the TLS handshake is not the exporter's problem
