@@ -4,10 +4,10 @@
 local lib = import 'lib.libsonnet';
 
 {
-  // A counter that grew in `window`, including one born inside it (its first sample already counts
-  // an event, which `increase` alone would miss).
+  // A counter that grew in `window`, including one born inside it above zero (its first sample
+  // already counts an event, which `increase` alone would miss).
   local grewIn(series, window) =
-    '(increase(%s[%s]) > 0)\nor\n(%s unless %s offset %s)' % [series, window, series, series, window],
+    '(increase(%s[%s]) > 0)\nor\n((%s > 0) unless %s offset %s)' % [series, window, series, series, window],
 
   healthGroup(cfg):: {
     local thermal = cfg.thermalSelector,
