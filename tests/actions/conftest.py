@@ -181,3 +181,58 @@ def start_receiver(tmp_path: Path, token_file: Path) -> Iterator[Callable[..., R
     yield start
     for process in started:
         stop(process)
+
+
+# --- the simulated node (docs/contracts.md: gpuguard.simulator.node.SimNode) ------------------------
+
+READ_BACK = """
+import json, pynvml
+pynvml.nvmlInit()
+out = []
+for i in range(pynvml.nvmlDeviceGetCount()):
+    h = pynvml.nvmlDeviceGetHandleByIndex(i)
+    gpu = {"uuid": pynvml.nvmlDeviceGetUUID(h), "power_limit_mw": pynvml.nvmlDeviceGetPowerManagementLimit(h)}
+    try:
+        fans = pynvml.nvmlDeviceGetNumFans(h)
+    except pynvml.NVMLError:
+        fans = 0
+    gpu["fan_targets"] = [pynvml.nvmlDeviceGetTargetFanSpeed(h, f) for f in range(fans)]
+    policies = []
+    for f in range(fans):
+        try:
+            policies.append(pynvml.nvmlDeviceGetFanControlPolicy_v2(h, f))
+        except pynvml.NVMLError:
+            policies.append(None)
+    gpu["fan_policies"] = policies
+    out.append(gpu)
+print(json.dumps(out))
+"""
+
+
+def read_back(env: dict[str, str]) -> list[dict[str, Any]]:
+    """What a second process, plain pynvml over the driver, reads: power limits and fan targets."""
+    result = subprocess.run([sys.executable, "-c", READ_BACK], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """A factory for simulated nodes: node(profile="seed", speed=1.0); torn down after the test."""
+    try:
+        from gpuguard.simulator.node import SimNode
+    except ImportError as error:
+        pytest.skip(f"the simulator's test API is not available yet ({error})")
+    created = []
+    counter = iter(range(1000))
+
+    def make(profile: str = "seed", speed: float = 1.0, latency: str = "none") -> Any:
+        handle = SimNode.create(profile=profile, state_dir=tmp_path / f"node-{next(counter)}", speed=speed,
+                                latency=latency)
+        created.append(handle)
+        return handle.__enter__()
+
+    yield make
+    for handle in created:
+        handle.__exit__(None, None, None)
