@@ -1,0 +1,33 @@
+"""Run real, unchanged pynvml in a child process on a simulated node (LD_LIBRARY_PATH only works at
+process start), and get back what the snippet prints as JSON on its last line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+PRELUDE = """
+import json, sys
+import pynvml
+def out(value):
+    print(json.dumps(value), flush=True)
+def err_name(call, *args):
+    try:
+        call(*args)
+    except pynvml.NVMLError as error:
+        return type(error).__name__
+    return "no error"
+"""
+
+
+def run_pynvml(env: dict[str, str], code: str, timeout: float = 60.0) -> Any:
+    script = PRELUDE + textwrap.dedent(code)
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, f"pynvml snippet failed ({result.returncode}):\n{result.stderr}"
+    lines = result.stdout.strip().splitlines()
+    assert lines, f"pynvml snippet printed nothing; stderr:\n{result.stderr}"
+    return json.loads(lines[-1])
