@@ -137,9 +137,10 @@ class GpuReader:
         """The batched value of field `fi`; its direct `fallback` read when the batch lacks it."""
         if fi in self.field_values:
             return self.field_values[fi]
-        if fallback is not None and (fi not in self.field_ids or f"field:{fi}" in self.unsupported):
-            return fallback()
-        return None
+        if fallback is None:
+            return None
+        batched = fi in self.field_ids and "nvmlDeviceGetFieldValues" not in self.unsupported
+        return None if batched else fallback()
 
 
 _VALUE_MEMBERS = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal", 6: "usVal"}
