@@ -211,10 +211,12 @@ def test_dry_run_changes_nothing(node, start_receiver) -> None:
                 alert(uuid=uuid0, action="power_cap", fingerprint="p"),
                 alert(uuid=uuid0, action="kill_workloads", fingerprint="k")]
     assert receiver.post(notification(*incident)).status_code == 200
-    wait_for(lambda: len(receiver.decisions(result="dry_run")) >= 4, what="dry-run decisions")
+    receiver.wait_decisions(action="kill_workloads", result="dry_run")
+    receiver.wait_decisions(action="power_cap", result="dry_run")
     resolved = [{**a, "status": "resolved"} for a in incident]
     assert receiver.post(notification(*resolved)).status_code == 200
-    wait_for(lambda: len(receiver.decisions(result="dry_run")) >= 7, what="dry-run restores")
+    receiver.wait_decisions(action="fan_restore", result="dry_run")
+    receiver.wait_decisions(action="power_restore", result="dry_run")
     would_kill = receiver.decisions(action="kill_workloads", result="dry_run")[0]
     assert would_kill["pids"] == [workload.pid]
     assert sim.setters() == setters_before
