@@ -83,12 +83,15 @@ def test_dashboards_read_dcgm_names() -> None:
              for path in DASHBOARDS}
     for name in ("DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_SLOWDOWN_TEMP", "DCGM_FI_DEV_POWER_USAGE",
                  "DCGM_FI_DEV_ENFORCED_POWER_LIMIT", "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS",
-                 "gpuguard_fan_target_percent", "gpuguard_actions_overrides_active", "gpuguard_actions_total"):
+                 "gpuguard_fan_target_percent", "gpuguard_actions_overrides_active",
+                 "gpuguard_actions_total"):
         assert name in exprs["gpuguard-thermal.json"], name
-    for name in ("DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_XID_ERRORS"):
+    for name in ("DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_UTIL",
+                 "DCGM_FI_DEV_XID_ERRORS"):
         assert name in exprs["gpuguard-fleet.json"], name
     assert 'Hostname=~"$host"' in exprs["gpuguard-fleet.json"]
     # The thermal dashboard draws the seed's 75 °C limit and the H100's own.
     assert "+ 75" in exprs["gpuguard-thermal.json"] and "+ 85" in exprs["gpuguard-thermal.json"]
-    annotations = load(DASHBOARDS[1])["annotations"]["list"]
-    assert any("ALERTS" in a.get("expr", "") for a in annotations), "alert annotations"
+    for path in DASHBOARDS:
+        annotations = load(path)["annotations"]["list"]
+        assert any("ALERTS" in a.get("expr", "") for a in annotations), f"{path.name}: alert annotations"
