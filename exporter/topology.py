@@ -7,6 +7,7 @@ Label order is interface (DESIGN.md): `gpu`, `UUID`, `pci_bus_id`, `device`, `mo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,8 +63,13 @@ def _label_values(handle: Any, settings: LabelSettings, errors: ErrorCounts) -> 
 
 
 def _profile_name(parent: Any, mig: Any, gi_id: int) -> str:
-    """`1g.10gb`, as dcgm-exporter's GPU_I_PROFILE: NVML's profile name without its `MIG ` prefix."""
-    try:
+    """`1g.10gb`, as dcgm-exporter's GPU_I_PROFILE. NVML names a MIG device `<model> MIG 1g.10gb`;
+    older drivers are asked for the GPU instance's profile, then for the device's attributes."""
+    with contextlib.suppress(pynvml.NVMLError):
+        name = text(pynvml.nvmlDeviceGetName(mig))
+        if " MIG " in name:
+            return name.rsplit(" MIG ", 1)[1]
+    with contextlib.suppress(pynvml.NVMLError):
         instance = pynvml.nvmlDeviceGetGpuInstanceById(parent, gi_id)
         profile_id = pynvml.nvmlGpuInstanceGetInfo(instance).profileId
         for profile in range(pynvml.NVML_GPU_INSTANCE_PROFILE_COUNT):
@@ -74,10 +80,11 @@ def _profile_name(parent: Any, mig: Any, gi_id: int) -> str:
             if info.id == profile_id:
                 name = text(info.name).removeprefix("MIG ")
                 return name or f"{info.sliceCount}g.{round(info.memorySizeMB / 1024)}gb"
-    except pynvml.NVMLError:
-        pass
-    attributes = pynvml.nvmlDeviceGetAttributes(mig)
-    return f"{attributes.gpuInstanceSliceCount}g.{round(attributes.memorySizeMB / 1024)}gb"
+    with contextlib.suppress(pynvml.NVMLError):
+        attributes = pynvml.nvmlDeviceGetAttributes(mig)
+        return f"{attributes.gpuInstanceSliceCount}g.{round(attributes.memorySizeMB / 1024)}gb"
+    log.warning("GPU instance %d: NVML names no profile; GPU_I_PROFILE=unknown", gi_id)
+    return "unknown"
 
 
 def _mig_enabled(handle: Any) -> bool:
