@@ -204,10 +204,11 @@ local g = import 'lib.libsonnet';
           ),
           g.timeseries(
             'XID errors',
-            'XID errors the driver reported: the last XID per GPU (DCGM) and new XIDs by code (gpuguard).',
+            'XID errors the driver reported: the last XID per GPU (DCGM) and XIDs by code since the exporter started (gpuguard).',
             [
               g.target('DCGM_FI_DEV_XID_ERRORS%s > 0' % hostSel, 'last XID ' + gpuLegend),
-              g.target('increase(gpuguard_xid_errors_total%s[$__rate_interval]) > 0' % hostSel, 'XID {{xid}} ' + gpuLegend),
+              // A counter born with its first XID: `increase` would miss that one, the count does not.
+              g.target('gpuguard_xid_errors_total' + hostSel, 'XID {{xid}} count ' + gpuLegend),
             ],
             'short',
             min=0,
