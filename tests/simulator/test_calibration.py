@@ -48,8 +48,8 @@ print(json.dumps({"trace": trace, "listed": listed == [pid]}))
 def run_scenario(ambient: float | None = None, fan_failure: bool = False, fans_full: bool = False) -> list:
     args = json.dumps([SPEED, SETTLE_SIM_S, ambient, fan_failure, fans_full])
     result = subprocess.run(
-        [sys.executable, "-m", "gpuguard.cli", "sim", "exec", "--profile", "seed", "--speed", str(SPEED), "--",
-         sys.executable, "-c", SCENARIO, args],
+        [sys.executable, "-m", "gpuguard.cli", "sim", "exec", "--profile", "seed", "--speed", str(SPEED),
+         "--", sys.executable, "-c", SCENARIO, args],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -79,7 +79,8 @@ def test_25c_ambient_automatic_fans_settles_below_75(automatic: list) -> None:
     assert settled(automatic) > 50  # it does heat up: a full 575 W load
 
 
-@pytest.mark.parametrize("scenario", [{"ambient": 35.0}, {"fan_failure": True}], ids=["35C-ambient", "fan-failure"])
+@pytest.mark.parametrize("scenario", [{"ambient": 35.0}, {"fan_failure": True}],
+                         ids=["35C-ambient", "fan-failure"])
 def test_crosses_75_within_two_simulated_minutes(scenario: dict) -> None:
     crossing = first_crossing(run_scenario(**scenario))
     assert crossing is not None and crossing <= 120

@@ -36,7 +36,8 @@ def test_nvitop_exporter_serves_every_seed_gpu(tmp_path: Path) -> None:
     port = free_port()
     inner = (f"gpuguard sim workload --gpu 0 --watts 400 --memory-mib 3000 >/dev/null & "
              f"exec {NVITOP_EXPORTER} --bind-address 127.0.0.1 --port {port} --interval 0.5")
-    command = [sys.executable, "-m", "gpuguard.cli", "sim", "exec", "--profile", "seed", "--", "sh", "-c", inner]
+    command = [sys.executable, "-m", "gpuguard.cli", "sim", "exec", "--profile", "seed", "--",
+               "sh", "-c", inner]
     with running(command, tmp_path / "nvitop-exporter.log") as process:
         url = f"http://127.0.0.1:{port}/metrics"
         wait_http_ok(url, timeout=60, process=process)

@@ -15,16 +15,18 @@ def test_dgx_h100_has_no_fans_and_reports_hbm_temperature(sim_node) -> None:
             memory_temp, = pynvml.nvmlDeviceGetFieldValues(h, [pynvml.NVML_FI_DEV_MEMORY_TEMP])
             gpus.append([pynvml.nvmlDeviceGetName(h), pynvml.nvmlDeviceGetPowerManagementLimit(h),
                          pynvml.nvmlDeviceGetMemoryInfo(h).total // 2**20,
-                         err_name(pynvml.nvmlDeviceGetFanSpeed, h), err_name(pynvml.nvmlDeviceGetNumFans, h),
+                         err_name(pynvml.nvmlDeviceGetFanSpeed, h),
+                         err_name(pynvml.nvmlDeviceGetNumFans, h),
                          err_name(pynvml.nvmlDeviceSetFanSpeed_v2, h, 0, 100),
-                         memory_temp.nvmlReturn, memory_temp.value.uiVal > pynvml.nvmlDeviceGetTemperature(h, 0),
+                         memory_temp.nvmlReturn,
+                         memory_temp.value.uiVal > pynvml.nvmlDeviceGetTemperature(h, 0),
                          pynvml.nvmlDeviceGetMigMode(h)])
         out(gpus)
     """)
     assert len(seen) == 8
     for gpu in seen:
-        assert gpu == ["NVIDIA H100 80GB HBM3", 700000, 81559, "NVMLError_NotSupported", "NVMLError_NotSupported",
-                       "NVMLError_NotSupported", 0, True, [0, 0]]
+        assert gpu == ["NVIDIA H100 80GB HBM3", 700000, 81559, "NVMLError_NotSupported",
+                       "NVMLError_NotSupported", "NVMLError_NotSupported", 0, True, [0, 0]]
 
 
 def test_dgx_h100_mig_devices_and_instance_ids_enumerate(sim_node) -> None:
@@ -45,7 +47,8 @@ def test_dgx_h100_mig_devices_and_instance_ids_enumerate(sim_node) -> None:
                     break
                 parent = pynvml.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(mh)
                 is_mig = pynvml.nvmlDeviceIsMigDeviceHandle(mh)
-                instances.append([int(getattr(is_mig, "value", is_mig)), pynvml.nvmlDeviceGetGpuInstanceId(mh),
+                instances.append([int(getattr(is_mig, "value", is_mig)),
+                                  pynvml.nvmlDeviceGetGpuInstanceId(mh),
                                   pynvml.nvmlDeviceGetComputeInstanceId(mh), pynvml.nvmlDeviceGetName(mh),
                                   pynvml.nvmlDeviceGetUUID(mh).startswith("MIG-"),
                                   pynvml.nvmlDeviceGetIndex(parent)])

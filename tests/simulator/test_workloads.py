@@ -7,9 +7,8 @@ import signal
 import subprocess
 import sys
 
-from tests.support.procs import wait_for
-
 from tests.simulator.pynvml_run import run_pynvml, run_pynvml_with_action
+from tests.support.procs import wait_for
 
 PROCESSES = """
 def processes(i):
