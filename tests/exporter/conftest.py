@@ -104,21 +104,3 @@ def require_simulator() -> None:
     except ImportError as error:
         pytest.skip(f"simulator test API not available: {error}")
 
-
-if "sim_node" not in globals():  # tests/conftest.py provides it once the simulator's fixtures land
-
-    @pytest.fixture
-    def sim_node(tmp_path: Path) -> Iterator[Callable[..., object]]:
-        require_simulator()
-        from gpuguard.simulator.node import SimNode
-
-        nodes: list[SimNode] = []
-
-        def create(profile: str = "seed", **kwargs: object) -> SimNode:
-            node = SimNode.create(profile=profile, state_dir=tmp_path / f"node-{len(nodes)}", **kwargs)
-            nodes.append(node)
-            return node
-
-        yield create
-        for node in nodes:
-            node.close()
