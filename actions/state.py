@@ -59,9 +59,16 @@ class StateStore:
         return state
 
     def save(self, state: dict[str, Any]) -> None:
+        self.write(self.serialize(state))
+
+    @staticmethod
+    def serialize(state: dict[str, Any]) -> bytes:
+        return json.dumps(state, sort_keys=True, indent=1).encode()
+
+    def write(self, payload: bytes) -> None:
+        """Replace the file with `payload` atomically and durably."""
         if not self.persist:
             return
-        payload = json.dumps(state, sort_keys=True, indent=1).encode()
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".state-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out:
