@@ -224,3 +224,32 @@ def test_dry_run_changes_nothing(node, start_receiver) -> None:
     assert alive(workload.pid)
     assert not (receiver.state_dir / "state.json").exists()
     assert os.path.exists(receiver.audit_path)
+
+
+def test_fanless_gpu_falls_back_to_power_cap(node, start_receiver) -> None:
+    sim = node(profile="dgx-h100")
+    uuid0 = gpu_uuids(sim)[0]
+    receiver = start_receiver(env=sim.env)
+    firing = alert(uuid=uuid0, action="fan_boost")
+    assert receiver.post(notification(firing)).status_code == 200
+    refused = receiver.wait_decisions(action="fan_boost", result="not_supported")[0]
+    assert refused["fallback"] == "power_cap"
+    receiver.wait_decisions(action="power_cap", result="applied")
+    assert read_back(sim.env)[0]["power_limit_mw"] == 490_000  # 0.7 of the H100's 700 W
+    assert receiver.post(notification({**firing, "status": "resolved"})).status_code == 200
+    receiver.wait_decisions(action="power_restore", result="restored")
+    assert read_back(sim.env)[0]["power_limit_mw"] == 700_000
+
+
+def test_kills_per_minute_cap(node, start_receiver) -> None:
+    sim = node()
+    uuid0 = gpu_uuids(sim)[0]
+    workloads = [sim.start_workload(0, watts=100.0) for _ in range(3)]
+    policy = policy_with(limits={"kills_per_minute": 2}, actions={
+        **CONTRACT_POLICY["actions"], "kill_workloads": [{"action": "kill_workloads", "grace_seconds": 1}]})
+    receiver = start_receiver(policy=policy, env=sim.env)
+    assert receiver.post(notification(alert(uuid=uuid0, action="kill_workloads"))).status_code == 200
+    done = receiver.wait_decisions(action="kill_workloads", result="killed")[0]
+    limited = receiver.decisions(action="kill_workloads", result="rate_limited")
+    assert len(done["terminated"]) == 2 and len(limited) == 1
+    assert sum(alive(w.pid) for w in workloads) == 1
