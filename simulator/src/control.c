@@ -356,7 +356,7 @@ API size_t ggsim_status_json(void *handle, char *buf, size_t size) {
     sim_advance(node);
     put(&o, "{\"profile\": ");
     put_str(&o, node->profile);
-    put(&o, ", \"speed\": %g, \"sim_time\": %.3f, \"wall\": %.6f, \"driver_version\": ", node->speed, node->sim_time,
+    put(&o, ", \"speed\": %.6f, \"sim_time\": %.3f, \"wall\": %.6f, \"driver_version\": ", node->speed, node->sim_time,
         sim_wall_at(node, node->sim_time));
     put_str(&o, node->driver_version);
     put(&o, ", \"generation\": %llu, \"gpus\": [", node->generation);
