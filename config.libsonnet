@@ -146,7 +146,7 @@
     },
 
     // --- links --------------------------------------------------------------------------------
-    runbookUrlBase: 'https://github.com/gpuguard/gpuguard/blob/main/docs/runbooks.md#',
+    runbookUrlBase: 'https://github.com/gpuguard/gpuguard/blob/main/rules/runbooks.md#',
     grafanaUrl: '',
     dashboardUids: { thermal: 'gpuguard-thermal', fleet: 'gpuguard-fleet' },
     dashboardTags: ['gpuguard', 'gpu'],

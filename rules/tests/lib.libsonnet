@@ -2,7 +2,7 @@
 // DESIGN.md and config.libsonnet's comments give them) and never import config.libsonnet: a test
 // that read its expectations from the code under test could not fail.
 {
-  runbook:: 'https://github.com/gpuguard/gpuguard/blob/main/docs/runbooks.md#',
+  runbook:: 'https://github.com/gpuguard/gpuguard/blob/main/rules/runbooks.md#',
 
   // The labels the exporter puts on one GPU's series, as scraped by `job` from `host`.
   gpu(host, index, model, uuid, job='gpuguard-thermal'):: {

@@ -6,6 +6,7 @@ every alert it acts on (DESIGN.md)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,12 @@ def test_recording_rules_are_used() -> None:
     exprs = " ".join(a["expr"] for a in ALERTS)
     for record in recording_rules():
         assert record["record"] in exprs, f"{record['record']} feeds no alert"
+
+
+def test_every_alert_has_a_runbook_section() -> None:
+    runbooks = (Path(__file__).resolve().parents[2] / "rules" / "runbooks.md").read_text()
+    sections = {line[3:].strip().lower() for line in runbooks.splitlines() if line.startswith("## ")}
+    for alert in ALERTS:
+        url = alert["annotations"]["runbook_url"]
+        assert url.split("#")[0].endswith("/rules/runbooks.md")
+        assert url.split("#")[1] in sections, f"{alert['alert']}: no section in rules/runbooks.md"
