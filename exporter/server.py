@@ -22,6 +22,9 @@ LANDING = (b"<html><head><title>gpuguard exporter</title></head><body><h1>gpugua
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: Prometheus reuses its connection
+    # Headers and body go out in two writes; with Nagle on, the body waits for the client's delayed
+    # ACK (40 ms on Linux) on a kept-alive connection.
+    disable_nagle_algorithm = True
     server: ExporterServer
     timeout = 30
 

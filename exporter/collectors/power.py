@@ -12,7 +12,10 @@ FIELDS = {
     "DCGM_FI_DEV_POWER_MGMT_LIMIT",
     "DCGM_FI_DEV_ENFORCED_POWER_LIMIT",
 }
-FIELD_IDS = {"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION}
+FIELD_IDS = {
+    "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION,
+    "DCGM_FI_DEV_POWER_MGMT_LIMIT": pynvml.NVML_FI_DEV_POWER_CURRENT_LIMIT,  # mW, as the direct call
+}
 
 
 def _watts(milliwatts: int | None) -> float | None:
@@ -28,8 +31,9 @@ def collect(gpu: GpuReader, out: Output) -> None:
             lambda: gpu.read(pynvml.nvmlDeviceGetTotalEnergyConsumption, gpu.handle)))
     # Limits change when someone caps power (the action receiver does), so they are read every cycle.
     if out.wants("DCGM_FI_DEV_POWER_MGMT_LIMIT"):
-        out.add("DCGM_FI_DEV_POWER_MGMT_LIMIT",
-                _watts(gpu.read(pynvml.nvmlDeviceGetPowerManagementLimit, gpu.handle)))
+        out.add("DCGM_FI_DEV_POWER_MGMT_LIMIT", _watts(gpu.field(
+            pynvml.NVML_FI_DEV_POWER_CURRENT_LIMIT,
+            lambda: gpu.read(pynvml.nvmlDeviceGetPowerManagementLimit, gpu.handle))))
     if out.wants("DCGM_FI_DEV_ENFORCED_POWER_LIMIT"):
         out.add("DCGM_FI_DEV_ENFORCED_POWER_LIMIT",
                 _watts(gpu.read(pynvml.nvmlDeviceGetEnforcedPowerLimit, gpu.handle)))

@@ -6,6 +6,11 @@ import pynvml
 
 from gpuguard.exporter.collectors.base import GpuReader, Output
 
+# The two a thermal policy reads come in the field-value batch (same counters, in ns).
+FIELD_IDS = {
+    "DCGM_FI_DEV_POWER_VIOLATION": pynvml.NVML_FI_DEV_PERF_POLICY_POWER,
+    "DCGM_FI_DEV_THERMAL_VIOLATION": pynvml.NVML_FI_DEV_PERF_POLICY_THERMAL,
+}
 FIELDS = {
     "DCGM_FI_DEV_POWER_VIOLATION": pynvml.NVML_PERF_POLICY_POWER,
     "DCGM_FI_DEV_THERMAL_VIOLATION": pynvml.NVML_PERF_POLICY_THERMAL,
@@ -19,5 +24,10 @@ FIELDS = {
 def collect(gpu: GpuReader, out: Output) -> None:
     for name, policy in FIELDS.items():
         if out.wants(name):
-            status = gpu.read(pynvml.nvmlDeviceGetViolationStatus, gpu.handle, policy, key=name)
-            out.add(name, None if status is None else status.violationTime)
+
+            def direct(name: str = name, policy: int = policy) -> int | None:
+                status = gpu.read(pynvml.nvmlDeviceGetViolationStatus, gpu.handle, policy, key=name)
+                return None if status is None else status.violationTime
+
+            fi = FIELD_IDS.get(name)
+            out.add(name, direct() if fi is None else gpu.field(fi, direct))
