@@ -123,7 +123,10 @@
     heartbeat: {
       alertname: 'Watchdog',
       repeatInterval: '10s',
-      // The receiver's failsafe engages after this long without a Watchdog notification.
+      // The receiver's failsafe engages after this long without a Watchdog notification. At
+      // Prometheus start-up the first Watchdog can be lost (evaluated before the notifier knows
+      // Alertmanager; Prometheus resends only after its 1 m resend delay), so a freshly started
+      // stack may run on the failsafe for up to ~75 s: wait for the first heartbeat before judging.
       timeoutSeconds: 30,
     },
     people: {
