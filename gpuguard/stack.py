@@ -34,6 +34,7 @@ SHIPPED = {
     "policy": REPO / "actions" / "policy.yml",
 }
 EXPORTER_PORT, RECEIVER_PORT = 9400, 9401
+RESEND_DELAY = "5s"
 
 
 class StackError(RuntimeError):
@@ -265,5 +266,9 @@ class Stack:
             f"--storage.tsdb.path={self.workdir / 'prometheus-data'}",
             f"--web.listen-address=127.0.0.1:{port}",
             "--web.enable-lifecycle",
+            # Alert notifications sent before Alertmanager is discovered (up to 5 s after start) are
+            # dropped and re-sent only after this delay (default 1m): the Watchdog heartbeat would be
+            # late by a minute. deploy/prometheus/README.md recommends the same flag.
+            f"--rules.alert.resend-delay={RESEND_DELAY}",
         ]
         return self.start("prometheus", args, port, "/-/ready")
