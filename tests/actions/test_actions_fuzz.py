@@ -7,9 +7,10 @@ import copy
 import json
 from typing import Any
 
-from conftest import TOKEN, Receiver, alert, notification
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.actions.helpers import TOKEN, Receiver, alert, notification
 
 # A host label no test node has: any alert that does get through is refused, one decision each.
 BASE = notification(alert(host="node-z", fingerprint="a1"), alert(host="node-z", fingerprint="a2",

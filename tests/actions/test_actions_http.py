@@ -12,7 +12,8 @@ from pathlib import Path
 import bcrypt
 import pytest
 import requests
-from conftest import GPUGUARD, TOKEN, Receiver, alert, notification
+
+from tests.actions.helpers import GPUGUARD, TOKEN, Receiver, alert, notification
 
 VALID = notification(alert())
 FOUR_MIB = 4 * 1024 * 1024
@@ -163,7 +164,7 @@ def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
 
 
 def test_refuses_to_start_without_credentials(tmp_path: Path) -> None:
-    from conftest import CONTRACT_POLICY, write_policy
+    from tests.actions.helpers import CONTRACT_POLICY, write_policy
     policy = write_policy(tmp_path / "p.yml", CONTRACT_POLICY)
     result = run_cli("--policy", str(policy), "--state-dir", str(tmp_path / "s"), "--listen", "127.0.0.1:0")
     assert result.returncode != 0
@@ -173,7 +174,7 @@ def test_refuses_to_start_without_credentials(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("content", ["", "\n  \n"])
 def test_refuses_empty_token_file(tmp_path: Path, content: str) -> None:
-    from conftest import CONTRACT_POLICY, write_policy
+    from tests.actions.helpers import CONTRACT_POLICY, write_policy
     policy = write_policy(tmp_path / "p.yml", CONTRACT_POLICY)
     token = tmp_path / "token"
     token.write_text(content)
@@ -194,7 +195,7 @@ def test_default_listen_is_loopback_9401() -> None:
 
 
 def test_bad_listen_address_is_one_line(tmp_path: Path, token_file: Path) -> None:
-    from conftest import CONTRACT_POLICY, write_policy
+    from tests.actions.helpers import CONTRACT_POLICY, write_policy
     policy = write_policy(tmp_path / "p.yml", CONTRACT_POLICY)
     result = run_cli("--policy", str(policy), "--auth-token-file", str(token_file), "--state-dir",
                      str(tmp_path / "s"), "--listen", "nonsense")

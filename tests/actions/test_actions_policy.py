@@ -6,9 +6,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CONTRACT_POLICY, GPUGUARD, policy_with, write_policy
 
 from gpuguard.actions.policy import PolicyError, load_policy, parse_policy
+from tests.actions.helpers import CONTRACT_POLICY, GPUGUARD, policy_with, write_policy
 
 SHIPPED = Path(__file__).resolve().parents[2] / "actions" / "policy.yml"
 

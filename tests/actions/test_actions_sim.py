@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from conftest import (
+from tests.actions.helpers import (
     CONTRACT_POLICY,
     alert,
     heartbeat,

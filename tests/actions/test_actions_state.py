@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
 
 from gpuguard.actions.state import StateError, StateStore, empty_state
+from tests.actions.helpers import wait_for
 
 
 def test_roundtrip_and_no_temporary_left(tmp_path: Path) -> None:
