@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import signal
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,9 +55,8 @@ def alert_history(incident: scenario.Incident, alertname: str, gpu: str) -> list
     prometheus = incident.stack.services["prometheus"].url
     end = time.time()
     query = f'ALERTS{{alertname="{alertname}", gpu="{gpu}", alertstate="firing"}}'
-    body = get_json(
-        f"{prometheus}/api/v1/query_range?query={query}&start={incident.started - 5}&end={end}&step=1"
-    )
+    params = urllib.parse.urlencode({"query": query, "start": incident.started - 5, "end": end, "step": 1})
+    body = get_json(f"{prometheus}/api/v1/query_range?{params}")
     values = [float(t) for series in body["data"]["result"] for t, _ in series["values"]]
     return sorted(values)
 
