@@ -9,14 +9,17 @@ import signal
 import sys
 import threading
 
-from gpuguard import nvml
-from gpuguard.exporter import counters, fields, webconfig
+from gpuguard import nvml, webconfig
+from gpuguard.exporter import counters, fields
 from gpuguard.exporter.engine import Engine
 from gpuguard.exporter.server import ExporterServer
 from gpuguard.exporter.topology import LabelSettings
 
 log = logging.getLogger("gpuguard.exporter")
 HOST_LABELS = ("Hostname", "hostname")
+# Process lists are NVML's dearest reads (the bulk of the driver time at a 1 s interval); see
+# collectors/processes.py and the benchmark in benchmarks/README.md.
+PROCESS_INTERVAL_MS = 5000
 
 
 def _env(name: str, default: str | None) -> str | None:
@@ -44,6 +47,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--no-hostname", action="store_true",
                    default=_env("DCGM_EXPORTER_NO_HOSTNAME", "") in ("1", "true", "True"),
                    help="leave the host label out ($DCGM_EXPORTER_NO_HOSTNAME)")
+    p.add_argument("--process-interval", type=int, default=PROCESS_INTERVAL_MS, metavar="MS",
+                   help="how often per-process GPU memory lists are read, in ms (default "
+                        f"{PROCESS_INTERVAL_MS}; at or below --collect-interval: every cycle); the series "
+                        "of an exited process goes away within this interval")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     return p
 
@@ -66,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.collect_interval < 1:
         return fail(f"invalid --collect-interval {args.collect_interval}: must be at least 1 ms")
+    if args.process_interval < 1:
+        return fail(f"invalid --process-interval {args.process_interval}: must be at least 1 ms")
     try:
         host, port = parse_address(args.address)
         selection = fields.select(counters.load(args.collectors))
@@ -77,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     labels = LabelSettings(None if args.no_hostname else args.hostname_label, nvml.node_name(),
                            selection.label_fields)
-    engine = Engine(selection, labels, args.collect_interval / 1000.0)
+    engine = Engine(selection, labels, args.collect_interval / 1000.0, args.process_interval / 1000.0)
     try:
         server = ExporterServer((host, port), engine, web)
     except OSError as error:

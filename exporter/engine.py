@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from gpuguard import nvml
 from gpuguard.exporter.collectors.base import ErrorCounts, escape, format_value
+from gpuguard.exporter.collectors.processes import Cadence
 from gpuguard.exporter.collectors.xid import XidLog
 from gpuguard.exporter.events import XidListener
 from gpuguard.exporter.fields import EXPORTER_FAMILIES, GPU_DOWN_REASON, GPU_UP, Family, Selection
@@ -34,10 +35,13 @@ class Snapshot:
 
 
 class Engine:
-    def __init__(self, selection: Selection, labels: LabelSettings, interval_s: float) -> None:
+    def __init__(self, selection: Selection, labels: LabelSettings, interval_s: float,
+                 process_interval_s: float | None = None) -> None:
         self.selection = selection
         self.label_settings = labels
         self.interval_s = interval_s
+        # Per-process lists on their own, slower cadence (collectors.processes); None: every cycle.
+        self.process_interval_s = process_interval_s
         # A GPU that has not answered by this point of the cycle is reported down (timeout).
         self.deadline_s = max(0.05, interval_s * 0.8)
         self.errors = ErrorCounts()
@@ -77,9 +81,10 @@ class Engine:
         except Exception:
             nvml.shutdown()
             raise
-        for unit in units:
+        for position, unit in enumerate(units):
             unit.reader.field_ids = list(self.selection.field_ids)
             unit.reader.xid_log = self.xid_log
+            unit.reader.process_cadence = self._process_cadence(position, len(units))
             self._known_labels[unit.gpu.uuid] = unit.labels
         self._units = units
         modules, wanted = self.selection.modules, self.selection.wanted
@@ -89,6 +94,11 @@ class Engine:
         self._initialised = True
         self._backoff = BACKOFF_FIRST_S
         log.info("NVML ready: %d GPU(s), driver %s", len(units), nvml.driver_version())
+
+    def _process_cadence(self, position: int, count: int) -> Cadence | None:
+        if self.process_interval_s is None or self.process_interval_s <= self.interval_s:
+            return None
+        return Cadence(self.process_interval_s, self.interval_s / 2, phase=(position + 1) / count)
 
     def _teardown(self) -> None:
         if self._listener is not None:

@@ -81,6 +81,7 @@ class GpuReader:
         self.field_values: dict[int, float | int] = {}
         self.field_ids: list[int] = []
         self.xid_log: Any = None  # collectors.xid.XidLog, shared by every GPU
+        self.process_cadence: Any = None  # collectors.processes.Cadence; None: every cycle
 
     def read(self, fn: Callable[..., Any], *args: Any, key: str | None = None) -> Any:
         """`fn(*args)`, or None when NVML cannot answer it (counted; unsupported ones asked once)."""

@@ -1,16 +1,48 @@
 """GPU memory per process: `gpuguard_process_gpu_memory_bytes{pid,process}`.
 
-Built afresh every cycle from NVML's process lists, so the series of an exited process goes away
-with the next cycle. The process name is the kernel's (`/proc/PID/comm`), as `ps` shows it.
+NVML's process lists are the dearest calls the exporter makes (milliseconds each under the driver's
+lock, two per GPU: compute and graphics), so they are read on their own, slower cadence
+(`--process-interval`) and the last lists are re-rendered in the cycles between. The series of an
+exited process therefore goes away at the next read of its GPU's lists: within one process interval.
+The GPUs' reads are spread across the interval, so that no cycle pays for all of them at once. The
+process name is the kernel's (`/proc/PID/comm`), as `ps` shows it.
 """
 
 from __future__ import annotations
+
+import time
+from dataclasses import dataclass
 
 import pynvml
 
 from gpuguard.exporter.collectors.base import GpuReader, Output
 
 FIELDS = {"gpuguard_process_gpu_memory_bytes"}
+LISTERS = (pynvml.nvmlDeviceGetComputeRunningProcesses, pynvml.nvmlDeviceGetGraphicsRunningProcesses)
+
+
+@dataclass
+class Cadence:
+    """When one GPU's process lists are due. The first read is at once; the second comes after
+    `phase` of an interval (each GPU its own phase), then one every interval. A read goes to the
+    collection cycle nearest its due time (`slack_s`: half a collection interval), so the reads
+    keep to the interval instead of slipping a cycle each time."""
+
+    interval_s: float
+    slack_s: float
+    phase: float = 1.0  # in (0, 1]
+    next_due: float | None = None  # time.monotonic(); None: never read yet
+
+    def due(self, now: float) -> bool:
+        if self.next_due is None:
+            self.next_due = now + self.interval_s * self.phase
+            return True
+        if now < self.next_due - self.slack_s:
+            return False
+        self.next_due += self.interval_s
+        if self.next_due < now:  # cycles were missed (a hanging GPU): start again from now
+            self.next_due = now + self.interval_s
+        return True
 
 
 def process_name(pid: int) -> str:
@@ -21,11 +53,9 @@ def process_name(pid: int) -> str:
         return ""  # another PID namespace, or already gone
 
 
-def collect(gpu: GpuReader, out: Output) -> None:
-    if not out.wants("gpuguard_process_gpu_memory_bytes"):
-        return
+def _read_lists(gpu: GpuReader) -> dict[int, int]:
     memory: dict[int, int] = {}
-    for lister in (pynvml.nvmlDeviceGetComputeRunningProcesses, pynvml.nvmlDeviceGetGraphicsRunningProcesses):
+    for lister in LISTERS:
         for process in gpu.read(lister, gpu.handle) or ():
             if process.usedGpuMemory is not None:
                 memory[process.pid] = max(memory.get(process.pid, 0), process.usedGpuMemory)
@@ -33,7 +63,20 @@ def collect(gpu: GpuReader, out: Output) -> None:
     for pid in list(names):
         if pid not in memory:
             del names[pid]  # PIDs are reused: forget names of processes that left
-    for pid, used in sorted(memory.items()):
+    for pid in memory:
         if pid not in names:
             names[pid] = process_name(pid)
+    return memory
+
+
+def collect(gpu: GpuReader, out: Output) -> None:
+    if not out.wants("gpuguard_process_gpu_memory_bytes"):
+        return
+    cadence: Cadence | None = gpu.process_cadence
+    due = cadence is None or cadence.due(time.monotonic())
+    memory: dict[int, int] | None = gpu.cache.get("process_memory")
+    if due or memory is None:
+        memory = gpu.cache["process_memory"] = _read_lists(gpu)
+    names: dict[int, str] = gpu.cache["process_names"]
+    for pid, used in sorted(memory.items()):
         out.add("gpuguard_process_gpu_memory_bytes", used, (("pid", str(pid)), ("process", names[pid])))
