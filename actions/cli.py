@@ -21,6 +21,7 @@ from gpuguard.actions.metrics import Metrics
 from gpuguard.actions.policy import PolicyError, default_policy_path, load_policy
 from gpuguard.actions.server import ReceiverServer
 from gpuguard.actions.state import StateError, StateStore
+from gpuguard.webconfig import WebConfigError
 
 DEFAULT_LISTEN = "127.0.0.1:9401"
 DEFAULT_STATE_DIR = "/var/lib/gpuguard/actions"
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return run(args)
-    except (UsageError, PolicyError, AuthConfigError, StateError) as error:
+    except (UsageError, PolicyError, AuthConfigError, WebConfigError, StateError) as error:
         print(f"gpuguard actions: {error}", file=sys.stderr)
         return 2
 

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from gpuguard.exporter.engine import Engine
-from gpuguard.exporter.webconfig import WebConfig
+from gpuguard.webconfig import WebConfig
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LANDING = (b"<html><head><title>gpuguard exporter</title></head><body><h1>gpuguard exporter</h1>"
@@ -48,7 +48,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def do_GET(self) -> None:
-        if not self.server.web.authorised(self.headers.get("Authorization")):
+        users = self.server.web.users
+        if users and not users.check_header(self.headers.get("Authorization")):
             self._send(401, b"Unauthorized\n", "text/plain; charset=utf-8",
                        {"WWW-Authenticate": 'Basic realm="gpuguard"'})
             return
