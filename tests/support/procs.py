@@ -41,6 +41,8 @@ def wait_for(
             value = condition()
             if value:
                 return value
+        except ProcessExited:  # the server will never answer: fail now, not at the deadline
+            raise
         except Exception as error:  # "not yet" until the deadline
             last_error = error
         if time.monotonic() >= deadline:
@@ -72,6 +74,27 @@ def wait_http_ok(url: str, timeout: float = 30.0, process: subprocess.Popen | No
         return wait_for(ready, timeout=timeout, what=f"{url} to answer 200")
     except ProcessExited as exited:
         raise AssertionError(str(exited)) from None
+
+
+def file_tail(path: Path, lines: int = 30) -> str:
+    """The last `lines` lines of a child's log file ("" when it cannot be read), for failure messages."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def wait_server_ready(
+    name: str, url: str, process: subprocess.Popen, log: Path, timeout: float = 60.0
+) -> None:
+    """Wait until `url` (a readiness endpoint) answers 200; fail with `name` and the tail of `log` when
+    `process` exits first or `timeout` seconds pass."""
+    try:
+        wait_http_ok(url, timeout=timeout, process=process)
+    except AssertionError:  # wait_http_ok's word for "exited"
+        raise AssertionError(f"{name} exited with {process.returncode}:\n{file_tail(log)}") from None
+    except TimeoutError:
+        raise AssertionError(f"{name} not ready after {timeout:.0f}s:\n{file_tail(log)}") from None
 
 
 class ProcessExited(Exception):
