@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -38,7 +37,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.procs import free_port, http_get, stop, wait_for
+from tests.support.procs import file_tail, free_port, http_get, running, wait_for, wait_server_ready
 
 ALERTMANAGER = os.environ.get("ALERTMANAGER") or shutil.which("prometheus-alertmanager") or shutil.which(
     "alertmanager"
@@ -74,10 +73,7 @@ class Alertmanager:
         self.log = log
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return file_tail(self.log, lines)
 
     def post(self, alerts: list[dict[str, Any]]) -> None:
         """POST alerts to /api/v2/alerts, as Prometheus does."""
@@ -168,24 +164,7 @@ def run_alertmanager(
         "--cluster.listen-address=",
         *extra_args,
     ]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
-    am = Alertmanager(process, port, workdir, config_path, log)
-    try:
-        deadline = time.monotonic() + startup_timeout
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"Alertmanager exited with {process.returncode}:\n{am.log_tail()}")
-            try:
-                return http_get(f"{am.url}/-/ready", timeout=2)[0] == 200
-            except OSError:
-                return False
-
-        while not ready():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"Alertmanager not ready after {startup_timeout:.0f}s:\n{am.log_tail()}")
-            time.sleep(0.1)
+    with running(args, log, cwd=workdir) as process:
+        am = Alertmanager(process, port, workdir, config_path, log)
+        wait_server_ready("Alertmanager", f"{am.url}/-/ready", process, log, startup_timeout)
         yield am
-    finally:
-        stop(process)

@@ -31,7 +31,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
@@ -41,7 +40,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.procs import free_port, http_get, stop, wait_for
+from tests.support.procs import file_tail, free_port, http_get, running, wait_for, wait_server_ready
 
 PROMETHEUS = os.environ.get("PROMETHEUS", "/usr/bin/prometheus")
 
@@ -61,10 +60,7 @@ class Prometheus:
         self.log = log
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return file_tail(self.log, lines)
 
     def api(self, path: str, **params: Any) -> Any:
         """GET /api/v1/<path>; returns `data`; raises AssertionError with Prometheus' error."""
@@ -194,24 +190,7 @@ def run_prometheus(
         "--storage.tsdb.retention.time=1d",
         *extra_args,
     ]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
-    prom = Prometheus(process, port, workdir, log)
-    try:
-        deadline = time.monotonic() + startup_timeout
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"Prometheus exited with {process.returncode}:\n{prom.log_tail()}")
-            try:
-                return http_get(f"{prom.url}/-/ready", timeout=2)[0] == 200
-            except OSError:
-                return False
-
-        while not ready():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"Prometheus not ready after {startup_timeout:.0f}s:\n{prom.log_tail()}")
-            time.sleep(0.1)
+    with running(args, log, cwd=workdir) as process:
+        prom = Prometheus(process, port, workdir, log)
+        wait_server_ready("Prometheus", f"{prom.url}/-/ready", process, log, startup_timeout)
         yield prom
-    finally:
-        stop(process)
