@@ -36,8 +36,12 @@ import bcrypt
 import yaml
 
 TOP_KEYS = {"tls_server_config", "basic_auth_users", "http_server_config"}
-TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version",
-            "cipher_suites", "curve_preferences", "prefer_server_cipher_suites", "client_allowed_sans"}
+TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version"}
+# exporter-toolkit keys this loader does not implement. Ignoring them would be unsafe
+# (client_allowed_sans narrows which signed client certificates are accepted), so they are refused.
+UNSUPPORTED_TLS_KEYS = {
+    "cipher_suites", "curve_preferences", "prefer_server_cipher_suites", "client_allowed_sans",
+}
 CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
@@ -154,6 +158,10 @@ def _tls_context(path: Path, tls: Any) -> tuple[ssl.SSLContext, str]:
     """The server's SSL context and its client_auth_type, checked before any file is opened."""
     if not isinstance(tls, dict):
         raise WebConfigError(f"{path}: tls_server_config must be a mapping")
+    unsupported = set(tls) & UNSUPPORTED_TLS_KEYS
+    if unsupported:
+        raise WebConfigError(
+            f"{path}: tls_server_config key(s) not supported by gpuguard: {', '.join(sorted(unsupported))}")
     unknown = set(tls) - TLS_KEYS
     if unknown:
         raise WebConfigError(

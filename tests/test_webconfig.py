@@ -39,6 +39,8 @@ def load_error(path: Path) -> str:
         ("tls_server_config: [a]\n", "tls_server_config must be a mapping"),
         ("tls_server_config: {cert_file: a, key_file: b, ca_file: c}\n",
          "unknown key(s) in tls_server_config: ca_file"),
+        ("tls_server_config: {cert_file: a, key_file: b, client_allowed_sans: [x]}\n",
+         "tls_server_config key(s) not supported by gpuguard: client_allowed_sans"),
         ("tls_server_config: {cert_file: a}\n", "tls_server_config needs both cert_file and key_file"),
         ("tls_server_config: {cert_file: a, key_file: b, client_auth_type: RequestClientCert}\n",
          "client_auth_type RequestClientCert not supported: certificates are always verified here"),
