@@ -10,15 +10,47 @@ process name is the kernel's (`/proc/PID/comm`), as `ps` shows it.
 
 from __future__ import annotations
 
+import ctypes
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pynvml
 
 from gpuguard.exporter.collectors.base import GpuReader, Output
 
 FIELDS = {"gpuguard_process_gpu_memory_bytes"}
-LISTERS = (pynvml.nvmlDeviceGetComputeRunningProcesses, pynvml.nvmlDeviceGetGraphicsRunningProcesses)
+FIRST_CAPACITY = 32  # processes per list before the buffer grows
+ProcessList = Callable[[Any, dict[str, Any]], list[tuple[int, int | None]]]
+
+
+def _lister(name: str) -> ProcessList:
+    """`name`'s v3 symbol, called once into a buffer kept from the last read. pynvml's wrapper asks
+    for the count first, with a second call (as dear as the first) whenever a process runs."""
+    symbol = f"{name}_v3"
+
+    def lister(handle: Any, buffers: dict[str, Any]) -> list[tuple[int, int | None]]:
+        function = pynvml._nvmlGetFunctionPointer(symbol)  # cached by pynvml
+        buffer = buffers.get(symbol) or (pynvml.c_nvmlProcessInfo_v3_t * FIRST_CAPACITY)()
+        for _attempt in range(3):  # processes may start between a too-small answer and the retry
+            count = ctypes.c_uint(len(buffer))
+            status = function(handle, ctypes.byref(count), buffer)
+            if status != pynvml.NVML_ERROR_INSUFFICIENT_SIZE:
+                break
+            buffer = (pynvml.c_nvmlProcessInfo_v3_t * (count.value * 2 + 5))()
+        buffers[symbol] = buffer
+        if status != pynvml.NVML_SUCCESS:
+            raise pynvml.NVMLError(status)
+        return [(info.pid, None if info.usedGpuMemory == NOT_AVAILABLE else info.usedGpuMemory)
+                for info in buffer[:count.value]]
+
+    lister.__name__ = name  # the `call` label of gpuguard_exporter_nvml_errors_total
+    return lister
+
+
+NOT_AVAILABLE = pynvml.NVML_VALUE_NOT_AVAILABLE_ulonglong.value  # Windows WDDM: memory unknown
+LISTERS = (_lister("nvmlDeviceGetComputeRunningProcesses"), _lister("nvmlDeviceGetGraphicsRunningProcesses"))
 
 
 @dataclass
@@ -55,10 +87,11 @@ def process_name(pid: int) -> str:
 
 def _read_lists(gpu: GpuReader) -> dict[int, int]:
     memory: dict[int, int] = {}
+    buffers = gpu.cache.setdefault("process_buffers", {})
     for lister in LISTERS:
-        for process in gpu.read(lister, gpu.handle) or ():
-            if process.usedGpuMemory is not None:
-                memory[process.pid] = max(memory.get(process.pid, 0), process.usedGpuMemory)
+        for pid, used in gpu.read(lister, gpu.handle, buffers) or ():
+            if used is not None:
+                memory[pid] = max(memory.get(pid, 0), used)
     names: dict[int, str] = gpu.cache.setdefault("process_names", {})
     for pid in list(names):
         if pid not in memory:

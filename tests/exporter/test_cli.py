@@ -67,6 +67,18 @@ def test_bad_address(address: str) -> None:
     assert "invalid --address" in one_line_error(run("-a", address))
 
 
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_bad_process_interval(value: str) -> None:
+    line = one_line_error(run("-a", "127.0.0.1:0", "--process-interval", value))
+    assert f"invalid --process-interval {value}: must be at least 1 ms" in line
+
+
+def test_process_interval_not_a_number() -> None:
+    result = run("--process-interval", "5s")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "argument --process-interval: invalid int value: '5s'" in result.stderr
+
+
 def test_bad_hostname_label() -> None:
     result = run("--hostname-label", "node")
     assert result.returncode == 2 and "invalid choice" in result.stderr and "Traceback" not in result.stderr

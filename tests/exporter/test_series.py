@@ -202,6 +202,7 @@ def test_process_memory_series_follow_processes(sim_node, exporter) -> None:
         assert sample.label["process"]  # the kernel's name for it
         workload.process.send_signal(signal.SIGKILL)
         workload.process.wait(timeout=10)
+        # within the default --process-interval (5 s, documented in exporter/README.md)
         exp.wait(lambda m: not m.named("gpuguard_process_gpu_memory_bytes", pid=pid), what="series to go")
 
 
