@@ -55,6 +55,7 @@ TYPICAL_OVERRIDES = {
     "remediation": {"groupWait": "30s"},
 }
 TYPICAL_COLLECT_MS = 30000
+TYPICAL_EVALUATION_S = 60.0  # thermalEvaluation above
 SHIPPED_GPUS, TYPICAL_GPUS = range(0, 32), range(32, 64)
 
 
@@ -221,18 +222,22 @@ class Run:
         self.node.set(gpu, ambient=self.args.ambient)
 
     def run_incidents(self) -> None:
-        # The typical ones first: they take minutes, the shipped ones seconds, so they overlap.
-        self.say(f"incidents: inlet to {self.args.ambient:.0f} °C on GPUs {self.plan['typical']} (typical), "
-                 f"then one every {self.args.stagger:g} s on GPUs {self.plan['shipped']} (shipped)")
-        for gpu in self.plan["typical"]:
+        # Typical incidents are spread over one 1 m evaluation interval so that they meet different
+        # phases of its 30 s collection, 15 s scrape and 1 m evaluation; shipped ones start meanwhile.
+        typical, shipped = self.plan["typical"], self.plan["shipped"]
+        spread = TYPICAL_EVALUATION_S / max(1, len(typical))
+        schedule = sorted([(i * spread, g) for i, g in enumerate(typical)]
+                          + [(j * self.args.stagger, g) for j, g in enumerate(shipped)])
+        self.say(f"incidents: inlet to {self.args.ambient:.0f} °C on GPUs {typical} (typical, {spread:g} s "
+                 f"apart) and {shipped} (shipped, {self.args.stagger:g} s apart)")
+        started = time.monotonic()
+        for at, gpu in schedule:
+            while time.monotonic() < started + at:
+                self.deadline.check("starting incidents")
+                self.progress()
+                time.sleep(max(0.0, min(0.2, started + at - time.monotonic())))
             self.heat(gpu)
-            time.sleep(1.0)
-        for gpu in self.plan["shipped"]:
-            self.heat(gpu)
-            self.progress()
-            self.deadline.check("starting incidents")
-            time.sleep(self.args.stagger)
-        wanted = self.plan["typical"] + self.plan["shipped"]
+        wanted = typical + shipped
         wait_for(lambda: all(g in self.exit_walls() for g in wanted), self.deadline,
                  "waiting for every incident's workload to be killed", 420, self.progress)
         self.progress(force=True)
