@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("workload", help="a process NVML lists as a compute process on GPU N")
     _state_flag(p)
     p.add_argument("--gpu", type=int, required=True)
+    p.add_argument("--gpu-instance", type=int, metavar="GI",
+                   help="run on this MIG GPU instance of the GPU (default: on no instance)")
     p.add_argument("--watts", type=float, help="power drawn (default: the GPU's power limit)")
     p.add_argument("--memory-mib", type=int, default=1024, help="GPU memory it holds (default 1024)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="[-- CMD ARGS...] (default: an idle loop)")
@@ -174,7 +176,7 @@ def _open(args: argparse.Namespace) -> NodeHandle:
 def cmd_workload(args: argparse.Namespace) -> int:
     node = _open(args)
     try:
-        return run_workload(node, args.gpu, args.watts, args.memory_mib, _command(args))
+        return run_workload(node, args.gpu, args.watts, args.memory_mib, _command(args), args.gpu_instance)
     finally:
         node.close()
 
@@ -236,7 +238,9 @@ def _print_status(status: dict[str, Any]) -> None:
     for gpu in status["gpus"]:
         fans = " ".join(f"{f['speed_percent']}%{'(manual)' if f['manual'] else ''}" for f in gpu["fans"])
         processes = ", ".join(
-            f"{p['pid']} ({p['watts']:.0f} W, {p['memory_mib']} MiB)" for p in gpu["processes"]
+            f"{p['pid']} ({p['watts']:.0f} W, {p['memory_mib']} MiB"
+            f"{'' if p.get('gpu_instance_id') is None else ', GI ' + str(p['gpu_instance_id'])})"
+            for p in gpu["processes"]
         )
         state = "LOST" if gpu["lost"] else "ok"
         print(f"GPU {gpu['index']} {gpu['name']} [{state}]  {gpu['temperature_c']:.1f} °C  "

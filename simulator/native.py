@@ -17,6 +17,8 @@ from typing import Any
 DEFAULT_DRIVER_DIR = Path(__file__).resolve().parent / "build"
 CONTROL_LIBRARY = "libgpuguard_sim.so"
 DRIVER_LIBRARY = "libnvidia-ml.so.1"
+# What NVML reports as gpuInstanceId/computeInstanceId of a process on no MIG instance.
+NO_INSTANCE = 0xFFFFFFFF
 
 
 class SimError(Exception):
@@ -54,7 +56,7 @@ def _library() -> ctypes.CDLL:
         "ggsim_fault_xid": (c_int, [vp, c_int, c_ull]),
         "ggsim_driver_reload": (c_int, [vp]),
         "ggsim_proc_start_ticks": (c_ull, [c_int]),
-        "ggsim_workload_register": (c_int, [vp, c_int, c_int, c_ull, c_int, c_ull, c_double, c_ull]),
+        "ggsim_workload_register": (c_int, [vp, c_int, c_int, c_ull, c_int, c_ull, c_double, c_ull, c_uint]),
         "ggsim_workload_exit": (c_int, [vp, c_int, c_int]),
         "ggsim_workload_pids": (c_int, [vp, ctypes.POINTER(c_int), ctypes.POINTER(c_ull), c_int]),
         "ggsim_status_json": (c_size, [vp, ctypes.c_char_p, c_size]),
@@ -158,13 +160,17 @@ class NodeHandle:
         _library().ggsim_driver_reload(self._pointer)
 
     def register_workload(self, gpu: int, pid: int, supervisor_pid: int, watts: float,
-                          memory_mib: int) -> None:
+                          memory_mib: int, gpu_instance: int | None = None) -> None:
         rc = _library().ggsim_workload_register(
             self._pointer, gpu, pid, proc_start_ticks(pid), supervisor_pid, proc_start_ticks(supervisor_pid),
-            watts, memory_mib,
+            watts, memory_mib, NO_INSTANCE if gpu_instance is None else gpu_instance,
         )
         if rc == -2:
             raise SimError("too many workloads on this node")
+        if rc == -3:
+            raise SimError(f"GPU {gpu} is not in MIG mode: it has no GPU instances")
+        if rc == -4:
+            raise SimError(f"GPU {gpu} has no MIG GPU instance {gpu_instance}")
         self._check(rc, f"cannot register a workload on GPU {gpu}")
 
     def workload_exit(self, pid: int, returncode: int) -> None:

@@ -108,10 +108,13 @@ class SimNode:
 
     # -- workloads --
     def start_workload(self, gpu: int, watts: float | None = None, memory_mib: int = 1024,
-                       cmd: list[str] | None = None) -> Workload:
-        """Start `gpuguard sim workload` and return once NVML lists its process (PID read from line 1)."""
+                       cmd: list[str] | None = None, gpu_instance: int | None = None) -> Workload:
+        """Start `gpuguard sim workload` and return once NVML lists its process (PID read from line 1);
+        with `gpu_instance`, on that MIG GPU instance of the GPU."""
         args = [sys.executable, "-m", "gpuguard.cli", "sim", "workload", "--gpu", str(gpu),
                 "--memory-mib", str(memory_mib)]
+        if gpu_instance is not None:
+            args += ["--gpu-instance", str(gpu_instance)]
         if watts is not None:
             args += ["--watts", str(watts)]
         if cmd:

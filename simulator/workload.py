@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from gpuguard.simulator.native import NodeHandle, SimError
 
@@ -37,12 +38,25 @@ def _gated(argv: list[str], gate: int) -> list[str]:
     return ["/bin/sh", "-c", script, "gpuguard-sim-workload", *argv]
 
 
+def check_gpu_instance(gpu_status: dict[str, Any], gpu_instance: int) -> None:
+    """Refuse a GPU instance the GPU does not have, naming the ones it has."""
+    instances = sorted({m["gpu_instance_id"] for m in gpu_status["mig"]})
+    if not instances:
+        raise SimError(f"--gpu-instance {gpu_instance}: GPU {gpu_status['index']} is not in MIG mode "
+                       "(it has no GPU instances)")
+    if gpu_instance not in instances:
+        raise SimError(f"--gpu-instance {gpu_instance}: GPU {gpu_status['index']} has no such MIG GPU "
+                       f"instance (it has {', '.join(map(str, instances))})")
+
+
 def run_workload(node: NodeHandle, gpu: int, watts: float | None, memory_mib: int,
-                 command: Sequence[str]) -> int:
+                 command: Sequence[str], gpu_instance: int | None = None) -> int:
     status = node.status()
     gpus = status["gpus"]
     if not 0 <= gpu < len(gpus):
         raise SimError(f"no GPU {gpu} on this node (it has {len(gpus)}: 0..{len(gpus) - 1})")
+    if gpu_instance is not None:
+        check_gpu_instance(gpus[gpu], gpu_instance)
     if watts is None:
         watts = float(gpus[gpu]["default_power_limit_w"])
     if watts < 0:
@@ -68,7 +82,7 @@ def run_workload(node: NodeHandle, gpu: int, watts: float | None, memory_mib: in
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, forward)
     try:
-        node.register_workload(gpu, child.pid, os.getpid(), watts, memory_mib)
+        node.register_workload(gpu, child.pid, os.getpid(), watts, memory_mib, gpu_instance)
     except SimError:
         child.kill()
         child.wait()

@@ -257,11 +257,28 @@ API int ggsim_driver_reload(void *handle) {
 
 API unsigned long long ggsim_proc_start_ticks(int pid) { return sim_proc_start_ticks(pid); }
 
+/* The compute instance a workload on GPU instance `gi` runs on (the GI's first), or -1 if the GPU has
+ * no such GI. A real process runs on one compute instance; the profiles have one per GI. */
+static int mig_compute_instance(const sim_gpu_config *cfg, unsigned int gi) {
+    for (unsigned int m = 0; m < cfg->mig_count && m < SIM_MAX_MIG; m++)
+        if (cfg->mig[m].gpu_instance_id == gi) return (int)cfg->mig[m].compute_instance_id;
+    return -1;
+}
+
+/* Returns the slot, or -1 bad arguments, -2 no free slot, -3 the GPU is not in MIG mode, -4 no such GI.
+ * `gpu_instance` SIM_NO_INSTANCE: the workload runs on no MIG instance. */
 API int ggsim_workload_register(void *handle, int gpu, int pid, unsigned long long start_ticks, int supervisor_pid,
                                 unsigned long long supervisor_start_ticks, double watts,
-                                unsigned long long memory_mib) {
+                                unsigned long long memory_mib, unsigned int gpu_instance) {
     sim_node *node = handle;
     if (!valid_gpu(node, gpu) || pid <= 0 || watts < 0) return -1;
+    unsigned int compute_instance = SIM_NO_INSTANCE;
+    if (gpu_instance != SIM_NO_INSTANCE) {
+        if (!node->cfg[gpu].mig_enabled) return -3;
+        int ci = mig_compute_instance(&node->cfg[gpu], gpu_instance);
+        if (ci < 0) return -4;
+        compute_instance = (unsigned int)ci;
+    }
     int slot = -2;
     sim_lock(node);
     sim_advance(node);
@@ -276,11 +293,16 @@ API int ggsim_workload_register(void *handle, int gpu, int pid, unsigned long lo
             w->watts = watts;
             w->memory_mib = memory_mib;
             w->start_sim = node->sim_time;
+            w->gpu_instance_id = gpu_instance;
+            w->compute_instance_id = compute_instance;
             w->used = 1;
             slot = i;
-            char extra[160];
-            snprintf(extra, sizeof extra, "\"pid\": %d, \"watts\": %.1f, \"memory_mib\": %llu", pid, watts,
-                     memory_mib);
+            char extra[224];
+            int len = snprintf(extra, sizeof extra, "\"pid\": %d, \"watts\": %.1f, \"memory_mib\": %llu", pid,
+                               watts, memory_mib);
+            if (gpu_instance != SIM_NO_INSTANCE && len > 0 && (size_t)len < sizeof extra)
+                snprintf(extra + len, sizeof extra - (size_t)len,
+                         ", \"gpu_instance_id\": %u, \"compute_instance_id\": %u", gpu_instance, compute_instance);
             sim_log_event(node, node->sim_time, gpu, "workload_start", extra);
             break;
         }
@@ -405,8 +427,13 @@ API size_t ggsim_status_json(void *handle, char *buf, size_t size) {
         for (int i = 0; i < SIM_MAX_WORKLOADS; i++) {
             const sim_workload *w = &node->workloads[i];
             if (!w->used || w->gpu != (int)g) continue;
-            put(&o, "%s{\"pid\": %d, \"watts\": %.1f, \"memory_mib\": %llu}", first ? "" : ", ", w->pid, w->watts,
+            put(&o, "%s{\"pid\": %d, \"watts\": %.1f, \"memory_mib\": %llu, ", first ? "" : ", ", w->pid, w->watts,
                 w->memory_mib);
+            if (w->gpu_instance_id == SIM_NO_INSTANCE)
+                put(&o, "\"gpu_instance_id\": null, \"compute_instance_id\": null}");
+            else
+                put(&o, "\"gpu_instance_id\": %u, \"compute_instance_id\": %u}", w->gpu_instance_id,
+                    w->compute_instance_id);
             first = 0;
         }
         put(&o, "]}");

@@ -5,23 +5,31 @@
 #include "nvml_common.h"
 
 #define MIB (1024ULL * 1024ULL)
-#define NO_INSTANCE 0xFFFFFFFFu
 
 typedef struct {
     unsigned int pid;
     unsigned long long memory_bytes;
     unsigned int util;
+    unsigned int gpu_instance_id, compute_instance_id; /* SIM_NO_INSTANCE off MIG */
 } proc_row;
 
-/* Snapshot this GPU's workloads (the caller holds the model lock). */
-static unsigned int collect(int gpu, proc_row *rows, unsigned int max) {
+/* Snapshot the workloads a handle sees (the caller holds the model lock). As a real driver: the GPU's
+ * own handle (`mig` -1) sees every process, whatever its MIG instance (the aggregate a privileged
+ * caller gets); a MIG device handle sees only the processes on its GPU and compute instance. */
+static unsigned int collect(int gpu, int mig, proc_row *rows, unsigned int max) {
     unsigned int n = 0;
     if (g_node->st[gpu].shut_down) return 0;
+    const sim_mig_config *instance = mig >= 0 ? &CFG->mig[mig] : NULL;
     for (int i = 0; i < SIM_MAX_WORKLOADS && n < max; i++) {
         const sim_workload *w = &g_node->workloads[i];
         if (!w->used || w->gpu != gpu) continue;
+        if (instance && (w->gpu_instance_id != instance->gpu_instance_id ||
+                         w->compute_instance_id != instance->compute_instance_id))
+            continue;
         rows[n].pid = (unsigned int)w->pid;
         rows[n].memory_bytes = w->memory_mib * MIB;
+        rows[n].gpu_instance_id = w->gpu_instance_id;
+        rows[n].compute_instance_id = w->compute_instance_id;
         double usable = g_node->cfg[gpu].default_limit_w - g_node->cfg[gpu].idle_w;
         double util = 100.0 * w->watts / (usable > 1 ? usable : 1);
         rows[n].util = (unsigned int)lround(util > 100 ? 100 : util < 1 ? 1 : util);
@@ -30,29 +38,31 @@ static unsigned int collect(int gpu, proc_row *rows, unsigned int max) {
     return n;
 }
 
-static unsigned long long used_bytes(int gpu) {
+/* Memory the workloads seen by this handle hold, capped at what it has (GPU or MIG instance). */
+static unsigned long long used_bytes(int gpu, int mig) {
     proc_row rows[SIM_MAX_WORKLOADS];
-    unsigned int n = collect(gpu, rows, SIM_MAX_WORKLOADS);
+    unsigned int n = collect(gpu, mig, rows, SIM_MAX_WORKLOADS);
     unsigned long long used = 0;
     for (unsigned int i = 0; i < n; i++) used += rows[i].memory_bytes;
-    unsigned long long total = g_node->cfg[gpu].memory_total_mib * MIB;
-    unsigned long long reserved = g_node->cfg[gpu].memory_reserved_mib * MIB;
-    return used > total - reserved ? total - reserved : used;
+    unsigned long long room = mig >= 0 ? CFG->mig[mig].memory_mib * MIB
+                                       : (CFG->memory_total_mib - CFG->memory_reserved_mib) * MIB;
+    return used > room ? room : used;
 }
 
 NVML_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory) {
     DEVICE_ENTER_MIG_OK(device, LAT_CHEAP);
     if (!memory) return NVML_ERROR_INVALID_ARGUMENT;
+    MODEL_BEGIN();
     if (mig >= 0) {
         memory->total = CFG->mig[mig].memory_mib * MIB;
-        memory->used = 0;
-        memory->free = memory->total;
+        memory->used = used_bytes(gpu, mig);
+        memory->free = memory->total - memory->used;
+        MODEL_END();
         return NVML_SUCCESS;
     }
-    MODEL_BEGIN();
     /* v1 counts the driver's reservation as used, as real drivers do. */
     memory->total = CFG->memory_total_mib * MIB;
-    memory->used = used_bytes(gpu) + CFG->memory_reserved_mib * MIB;
+    memory->used = used_bytes(gpu, -1) + CFG->memory_reserved_mib * MIB;
     memory->free = memory->total - memory->used;
     MODEL_END();
     return NVML_SUCCESS;
@@ -62,17 +72,18 @@ NVML_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMem
     DEVICE_ENTER_MIG_OK(device, LAT_CHEAP);
     if (!memory) return NVML_ERROR_INVALID_ARGUMENT;
     if (memory->version != nvmlMemory_v2) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    MODEL_BEGIN();
     if (mig >= 0) {
         memory->total = CFG->mig[mig].memory_mib * MIB;
         memory->reserved = 0;
-        memory->used = 0;
-        memory->free = memory->total;
+        memory->used = used_bytes(gpu, mig);
+        memory->free = memory->total - memory->used;
+        MODEL_END();
         return NVML_SUCCESS;
     }
-    MODEL_BEGIN();
     memory->total = CFG->memory_total_mib * MIB;
     memory->reserved = CFG->memory_reserved_mib * MIB;
-    memory->used = used_bytes(gpu);
+    memory->used = used_bytes(gpu, -1);
     memory->free = memory->total - memory->reserved - memory->used;
     MODEL_END();
     return NVML_SUCCESS;
@@ -120,14 +131,14 @@ NVML_EXPORT nvmlReturn_t nvmlDeviceGetDecoderUtilization(nvmlDevice_t device, un
 
 typedef enum { LIST_COMPUTE, LIST_GRAPHICS, LIST_MPS } list_kind;
 
-/* Fill `infos` (element size `stride`, layout v1 or v2) with the workloads of `gpu`. */
-static nvmlReturn_t process_list(int gpu, list_kind kind, unsigned int *count, void *infos, int v2) {
+/* Fill `infos` (layout v1 or v2) with the workloads the handle (`gpu`, `mig`) sees. */
+static nvmlReturn_t process_list(int gpu, int mig, list_kind kind, unsigned int *count, void *infos, int v2) {
     if (!count) return NVML_ERROR_INVALID_ARGUMENT;
     proc_row rows[SIM_MAX_WORKLOADS];
     unsigned int n = 0;
     if (kind == LIST_COMPUTE) {
         MODEL_BEGIN();
-        n = collect(gpu, rows, SIM_MAX_WORKLOADS);
+        n = collect(gpu, mig, rows, SIM_MAX_WORKLOADS);
         MODEL_END();
     }
     if (*count < n || (infos == NULL && n > 0)) {
@@ -140,8 +151,8 @@ static nvmlReturn_t process_list(int gpu, list_kind kind, unsigned int *count, v
             nvmlProcessInfo_v2_t *p = (nvmlProcessInfo_v2_t *)infos + i;
             p->pid = rows[i].pid;
             p->usedGpuMemory = rows[i].memory_bytes;
-            p->gpuInstanceId = NO_INSTANCE;
-            p->computeInstanceId = NO_INSTANCE;
+            p->gpuInstanceId = rows[i].gpu_instance_id;
+            p->computeInstanceId = rows[i].compute_instance_id;
         } else {
             nvmlProcessInfo_v1_t *p = (nvmlProcessInfo_v1_t *)infos + i;
             p->pid = rows[i].pid;
@@ -154,7 +165,7 @@ static nvmlReturn_t process_list(int gpu, list_kind kind, unsigned int *count, v
 #define PROCESS_LIST_FN(name, kind, type, v2)                                                   \
     NVML_EXPORT nvmlReturn_t name(nvmlDevice_t device, unsigned int *infoCount, type *infos) { \
         DEVICE_ENTER_MIG_OK(device, LAT_PROCS);                                                \
-        return process_list(gpu, kind, infoCount, infos, v2);                                  \
+        return process_list(gpu, mig, kind, infoCount, infos, v2);                             \
     }
 
 PROCESS_LIST_FN(nvmlDeviceGetComputeRunningProcesses_v3, LIST_COMPUTE, nvmlProcessInfo_t, 1)
@@ -178,7 +189,7 @@ NVML_EXPORT nvmlReturn_t nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t devi
     unsigned int n = 0;
     if (plist->mode == NVML_PROCESS_MODE_COMPUTE || plist->mode == NVML_PROCESS_MODE_ALL) {
         MODEL_BEGIN();
-        n = collect(gpu, rows, SIM_MAX_WORKLOADS);
+        n = collect(gpu, mig, rows, SIM_MAX_WORKLOADS);
         MODEL_END();
     }
     if (plist->numProcArrayEntries < n || (plist->procArray == NULL && n > 0)) {
@@ -190,8 +201,8 @@ NVML_EXPORT nvmlReturn_t nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t devi
         nvmlProcessDetail_v1_t *p = &plist->procArray[i];
         p->pid = rows[i].pid;
         p->usedGpuMemory = rows[i].memory_bytes;
-        p->gpuInstanceId = NO_INSTANCE;
-        p->computeInstanceId = NO_INSTANCE;
+        p->gpuInstanceId = rows[i].gpu_instance_id;
+        p->computeInstanceId = rows[i].compute_instance_id;
         p->usedGpuCcProtectedMemory = 0;
     }
     return NVML_SUCCESS;
@@ -210,7 +221,7 @@ NVML_EXPORT nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device, nv
     if (!processSamplesCount) return NVML_ERROR_INVALID_ARGUMENT;
     proc_row rows[SIM_MAX_WORKLOADS];
     MODEL_BEGIN();
-    unsigned int n = collect(gpu, rows, SIM_MAX_WORKLOADS);
+    unsigned int n = collect(gpu, -1, rows, SIM_MAX_WORKLOADS);
     unsigned long long now_us = (unsigned long long)(sim_wall_at(g_node, g_node->sim_time) * 1e6);
     MODEL_END();
     if (n == 0 || now_us <= lastSeenTimeStamp) return NVML_ERROR_NOT_FOUND; /* no samples since then */

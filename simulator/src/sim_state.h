@@ -22,12 +22,14 @@
 #include <stdint.h>
 
 #define SIM_MAGIC 0x4747534dU /* "GGSM" */
-#define SIM_LAYOUT_VERSION 3
+#define SIM_LAYOUT_VERSION 4
 #define SIM_STATE_FILE "node.state"
 
 #define SIM_MAX_GPUS 64
 #define SIM_MAX_FANS 4
 #define SIM_MAX_MIG 7
+/* A workload on no MIG instance; also what NVML reports in gpuInstanceId/computeInstanceId then. */
+#define SIM_NO_INSTANCE 0xFFFFFFFFu
 #define SIM_MAX_NOT_SUPPORTED 8
 #define SIM_MAX_WORKLOADS 256
 #define SIM_MAX_CALLS 512
@@ -129,6 +131,8 @@ typedef struct {
     double watts;
     unsigned long long memory_mib;
     double start_sim;
+    unsigned int gpu_instance_id;     /* MIG placement; SIM_NO_INSTANCE when none */
+    unsigned int compute_instance_id;
 } sim_workload;
 
 typedef struct {
