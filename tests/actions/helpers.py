@@ -233,3 +233,20 @@ def node(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     yield make
     for handle in created:
         handle.__exit__(None, None, None)
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie, dead but not yet reaped, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def exit_code(node: Any, pid: int) -> int | None:
+    """The workload's return code as the simulator recorded it (negative: killed by that signal)."""
+    for event in node.events():
+        if event.get("event") == "workload_exit" and event.get("pid") == pid:
+            return event.get("returncode")
+    return None

@@ -7,26 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.actions.helpers import CONTRACT_POLICY, alert, notification, policy_with, wait_for
+from tests.actions.helpers import (
+    CONTRACT_POLICY,
+    alert,
+    alive,
+    exit_code,
+    notification,
+    policy_with,
+    wait_for,
+)
 
 # Only the kill step: the H100s have no fans, and the power-cap fallback is not what is under test.
 KILL_ONLY = policy_with(actions={**CONTRACT_POLICY["actions"],
                                  "kill_workloads": [{"action": "kill_workloads", "grace_seconds": 1}]})
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def exit_code(sim: Any, pid: int) -> int | None:
-    for event in sim.events():
-        if event.get("event") == "workload_exit" and event.get("pid") == pid:
-            return event.get("returncode")
-    return None
 
 
 def uuid_of(sim: Any, index: int) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 from tests.actions.helpers import (
     CONTRACT_POLICY,
     alert,
+    alive,
+    exit_code,
     heartbeat,
     notification,
     policy_with,
@@ -23,21 +25,6 @@ from tests.actions.helpers import (
 
 IGNORES_SIGTERM = [sys.executable, "-c",
                    "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(600)"]
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def exit_code(node: Any, pid: int) -> int | None:
-    for event in node.events():
-        if event.get("event") == "workload_exit" and event.get("pid") == pid:
-            return event.get("returncode")
-    return None
 
 
 def gpu_uuids(node: Any) -> list[str]:
