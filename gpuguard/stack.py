@@ -125,7 +125,6 @@ class Service:
     ready_path: str
     log: Path
     args: list[str]
-    env: dict[str, str]
 
     @property
     def url(self) -> str:
@@ -160,7 +159,7 @@ class Stack:
                 cwd=self.workdir,
                 start_new_session=True,  # Ctrl-C reaches the demo, which stops these in order
             )
-        service = Service(name, process, f"127.0.0.1:{port}", ready_path, log, args, self.env)
+        service = Service(name, process, f"127.0.0.1:{port}", ready_path, log, args)
         self.services[name] = service
         self._wait_ready(service, timeout)
         return service

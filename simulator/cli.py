@@ -23,6 +23,7 @@ from gpuguard.simulator.runtime import (
     create_node,
     kill_leftovers,
     node_env,
+    read_records,
     state_dir_from,
 )
 from gpuguard.simulator.workload import run_workload
@@ -248,13 +249,6 @@ def _print_status(status: dict[str, Any]) -> None:
               f"{gpu['power_limit_w']:.0f} W  processes {processes or 'none'}")
 
 
-def _records(state_dir: Path, name: str) -> list[dict[str, Any]]:
-    path = state_dir / name
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def cmd_show(args: argparse.Namespace) -> int:
     node = _open(args)
     try:
@@ -263,7 +257,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         elif args.verb == "calls":
             data = node.calls()
         else:
-            data = _records(node.state_dir, f"{args.verb}.jsonl")
+            data = read_records(node.state_dir, f"{args.verb}.jsonl")
     finally:
         node.close()
     if args.json:

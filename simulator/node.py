@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gpuguard.simulator.native import NodeHandle, SimError
-from gpuguard.simulator.runtime import create_node, kill_leftovers, node_env
+from gpuguard.simulator.runtime import create_node, kill_leftovers, node_env, read_records
 
 
 @dataclass
@@ -71,17 +70,11 @@ class SimNode:
     def calls(self) -> dict[str, int]:
         return self._handle.calls()
 
-    def _records(self, name: str) -> list[dict[str, Any]]:
-        path = self.state_dir / name
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
     def setters(self) -> list[dict[str, Any]]:
-        return self._records("setters.jsonl")
+        return read_records(self.state_dir, "setters.jsonl")
 
     def events(self) -> list[dict[str, Any]]:
-        return self._records("events.jsonl")
+        return read_records(self.state_dir, "events.jsonl")
 
     # -- scenario and faults --
     def set(self, gpu: int, ambient: float | None = None, fan_failure: bool | None = None) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from gpuguard.simulator.native import NodeHandle, SimError, driver_dir, proc_start_ticks
 from gpuguard.simulator.profiles import load_profile
@@ -83,3 +85,11 @@ def kill_leftovers(node: NodeHandle, grace_s: float = 2.0) -> None:
         if proc_start_ticks(pid) == ticks:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def read_records(state_dir: Path, name: str) -> list[dict[str, Any]]:
+    """A JSON-lines record of the node (`setters.jsonl`, `events.jsonl`); empty until written."""
+    path = state_dir / name
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
