@@ -11,7 +11,8 @@ and writes, in DIR:
 - `fields.jsonl`: every `NVML_FI_*` field id through `nvmlDeviceGetFieldValues`, with its return code;
 - `struct_writes.json`: how many bytes each versioned entry point writes into a buffer filled with
   guard bytes (the size a real driver writes for each struct version);
-- `summary.txt`: a short human-readable digest.
+- `summary.txt`: a short human-readable digest;
+- `probe.tar.gz`: all of the above in one file.
 
 Only getters are called: nothing changes the GPU's settings. Each GPU is probed in a child process that
 resumes after a crash, skipping the call that crashed (and recording it), so one bad binding cannot end
@@ -21,11 +22,13 @@ the run.
 from __future__ import annotations
 
 import argparse
+import collections
 import ctypes
 import inspect
 import json
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -308,18 +311,22 @@ def summarize(out: Path) -> None:
         answers = [r for r in records if "start" not in r]
         ok = sum("value" in r for r in answers)
         lines.append(f"{log.name}: {len(answers)} calls, {ok} with a value")
-        errors: dict[str, int] = {}
-        for r in answers:
-            if "error" in r:
-                errors[r["error"].split(":")[1] if r["error"].startswith("NVMLError") else "python"] = \
-                    errors.get(r["error"].split(":")[1] if r["error"].startswith("NVMLError") else "python", 0) + 1
+        errors = collections.Counter(
+            r["error"].split(":")[1] if r["error"].startswith("NVMLError") else "python"
+            for r in answers if "error" in r)
         lines.append("  errors: " + ", ".join(f"{k} {v}" for k, v in sorted(errors.items())))
     fields = out / "fields.jsonl"
     if fields.exists():
         records = [json.loads(x) for x in fields.read_text().splitlines()]
-        lines.append(f"fields: {len(records)} probed, {sum(r.get('nvmlReturn') == 0 for r in records)} supported")
+        supported = sum(r.get("nvmlReturn") == 0 for r in records)
+        lines.append(f"fields: {len(records)} probed, {supported} supported")
     (out / "summary.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    # One file to carry back: machines that lend a GPU return only a few files.
+    with tarfile.open(out / "probe.tar.gz", "w:gz") as archive:
+        for path in sorted(out.iterdir()):
+            if path.name != "probe.tar.gz":
+                archive.add(path, arcname=path.name)
 
 
 def main() -> int:
