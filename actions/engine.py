@@ -16,6 +16,7 @@ from typing import Any
 from gpuguard import nvml
 from gpuguard.actions.audit import AuditLog
 from gpuguard.actions.gpu import ActionFailed, GpuOps, NotSupported
+from gpuguard.actions.health import Health
 from gpuguard.actions.lanes import Lanes
 from gpuguard.actions.metrics import Metrics
 from gpuguard.actions.payload import Alert, Notification
@@ -24,6 +25,7 @@ from gpuguard.actions.state import StateStore
 from gpuguard.actions.workloads import WorkloadKiller
 
 KILL_RECORD_SECONDS = 24 * 3600  # how long a finished kill sequence still makes a retry a duplicate
+DECISION_ALLOWANCE_S = 30.0  # one notification decided in longer than this: the decision loop is stuck
 
 
 class Engine:
@@ -49,8 +51,12 @@ class Engine:
         self._save_requested = self._save_written = 0
         self._save_writing = False
         self._save_latest: tuple[int, bytes] = (0, b"")
+        self._save_pending = False  # a save failed: the failsafe's tick retries it
         self._worker = threading.Thread(target=self._work, name="decisions", daemon=True)
         metrics.last_heartbeat.set(self.state.get("last_heartbeat", 0.0))
+        self.health = Health(metrics.health)
+        self.health.probe("audit", lambda: audit.failing)
+        self.health.probe("nvml", lambda: ops.last_error)
 
     # --- bookkeeping ----------------------------------------------------------------------------
     def decide(self, action: str, result: str, **fields: Any) -> None:
@@ -91,11 +97,26 @@ class Engine:
             covered, payload = self._save_latest
         try:
             self.store.write(payload)
+        except OSError as error:
+            # Acting comes first: the change stays in memory and in force; the save is retried.
+            self._save_pending = True
+            detail = f"state file {self.store.path}: {error.strerror or error}"
+            self.health.fault("state", detail)
+            self.audit.record("error", component="state", error=detail)
+        else:
+            if covered >= self._save_requested:
+                self._save_pending = False
+                self.health.clear("state")
         finally:
             with self._save_cond:
                 self._save_writing = False
                 self._save_written = max(self._save_written, covered)
                 self._save_cond.notify_all()
+
+    def retry_save(self) -> None:
+        """Save again if an earlier save failed (called from the failsafe's tick)."""
+        if self._save_pending:
+            self.save()
 
     def _lane_error(self, lane: str, error: BaseException) -> None:
         self.audit.record("error", lane=lane, error=f"{type(error).__name__}: {error}")
@@ -103,6 +124,7 @@ class Engine:
     # --- notifications --------------------------------------------------------------------------
     def start(self) -> None:
         self.reconcile()
+        self.health.watch("decisions", DECISION_ALLOWANCE_S, self._worker)
         self._worker.start()
 
     def submit(self, notification: Notification) -> None:
@@ -120,25 +142,33 @@ class Engine:
 
     def _work(self) -> None:
         while True:
-            item = self._queue.get()
+            self.health.beat("decisions")
+            try:
+                item = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                continue
             try:
                 if item is None:
                     return
-                received, notification = item
-                self._batch.active, self._batch.dirty = True, False
-                try:
-                    for alert in notification.alerts:
-                        try:
-                            self.handle(alert, received)
-                        except Exception as error:  # one bad alert must not stop the others
-                            self.audit.record("error", fingerprint=alert.fingerprint,
-                                              error=f"{type(error).__name__}: {error}")
-                finally:
-                    self._batch.active = False
-                    if self._batch.dirty:
-                        self.save()
+                self._decide_notification(*item)
+            except Exception as error:  # the decision loop outlives anything one notification does
+                self.audit.record("error", component="decisions", error=f"{type(error).__name__}: {error}")
             finally:
                 self._queue.task_done()
+
+    def _decide_notification(self, received: float, notification: Notification) -> None:
+        self._batch.active, self._batch.dirty = True, False
+        try:
+            for alert in notification.alerts:
+                try:
+                    self.handle(alert, received)
+                except Exception as error:  # one bad alert must not stop the others
+                    self.audit.record("error", fingerprint=alert.fingerprint,
+                                      error=f"{type(error).__name__}: {error}")
+        finally:
+            self._batch.active = False
+            if self._batch.dirty:
+                self.save()
 
     def handle(self, alert: Alert, received: float) -> None:
         labels = alert.labels

@@ -18,6 +18,7 @@ from gpuguard.actions.policy import Step
 HOLDER = "failsafe"
 # Below warning by this much before the failsafe lets the fans go: no flapping at the threshold.
 HYSTERESIS_CELSIUS = 2.0
+ALLOWANCE_S = 10.0  # no tick for this long: the failsafe is stuck, and /health says so
 
 
 class Failsafe:
@@ -32,6 +33,7 @@ class Failsafe:
         self._thread = threading.Thread(target=self._run, name="failsafe", daemon=True)
 
     def start(self) -> None:
+        self.engine.health.watch("failsafe", ALLOWANCE_S, self._thread)
         self._thread.start()
 
     def stop(self) -> None:
@@ -40,7 +42,9 @@ class Failsafe:
     def _run(self) -> None:
         interval = min(self.policy.poll_interval_seconds, 1.0)
         while not self._stop.wait(interval):
+            self.engine.health.beat("failsafe")
             try:
+                self.engine.retry_save()
                 self.tick(time.time())
             except Exception as error:  # the safety net must keep running
                 self.engine.audit.record("error", component="failsafe",

@@ -38,6 +38,12 @@ class Metrics:
             "gpuguard_actions_auth_failures_total",
             "Requests to /alerts refused for missing or wrong credentials.",
             registry=self.registry)
+        self.health = Gauge(
+            "gpuguard_actions_health_ok",
+            "1 while a check passes, 0 while it fails (then /health answers 503): decisions and failsafe "
+            "(the loop is alive and making progress), nvml (the driver answers), state (the state file "
+            "can be saved), audit (the audit log can be written).",
+            ["check"], registry=self.registry)
         for status in NOTIFICATION_STATUSES:
             self.notifications.labels(status)
         for action in ("fan_boost", "power_cap"):

@@ -80,7 +80,12 @@ class Handler(BaseHTTPRequestHandler):
             if method not in ("GET", "HEAD"):
                 self._answer(405, "method not allowed\n", {"Allow": "GET, HEAD"}, close=True)
             elif path == "/health":
-                self._answer(200, "OK", body_for_head=method == "GET")
+                problems = self.server.engine.health.problems()
+                if problems:
+                    text = "".join(f"{check}: {why}\n" for check, why in sorted(problems.items()))
+                    self._answer(503, text, body_for_head=method == "GET")
+                else:
+                    self._answer(200, "OK", body_for_head=method == "GET")
             else:
                 self._answer(200, self.server.metrics.render(),
                              {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},

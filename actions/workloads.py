@@ -49,23 +49,33 @@ class WorkloadKiller:
     def start(self, gpu: nvml.Gpu, instance: int | None, identity: str, grace: float,
               context: dict[str, Any], on_done: Callable[[], None] | None = None,
               remember: bool = True) -> bool:
-        """Decide one kill sequence for `identity`; False when it is a duplicate."""
+        """Decide one kill sequence for `identity`; False when one is already running for it.
+
+        A repeat of an alert whose sequence has finished starts another: it kills workloads that
+        appeared since (a job restarted on the still-hot GPU) and, with nothing left, is a duplicate.
+        A sequence that failed or was rate-limited is forgotten, so the next repeat retries it.
+        """
         engine = self.engine
+        repeat = False
         if remember:
             with engine.lock:
-                if identity in engine.state["kills"]:
+                record = engine.state["kills"].get(identity)
+                if record is not None and not record.get("done"):
                     engine.decide("kill_workloads", "duplicate", **context)
                     return False
+                repeat = record is not None
                 engine.state["kills"][identity] = {"ts": time.time(), "uuid": gpu.uuid, "done": False}
                 engine.save()
         engine.lanes.submit(gpu.uuid, self._select, gpu, instance, identity, grace, context, on_done,
-                            remember)
+                            remember, repeat)
         return True
 
     def _select(self, gpu: nvml.Gpu, instance: int | None, identity: str, grace: float,
-                context: dict[str, Any], on_done: Callable[[], None] | None, remember: bool) -> None:
+                context: dict[str, Any], on_done: Callable[[], None] | None, remember: bool,
+                repeat: bool = False) -> None:
         engine = self.engine
         targets: list[kill.Target] = []
+        complete = True  # False: something could not be done, and a repeat must try again
         try:
             targets = self._targets(gpu, instance, context)
             if engine.dry_run:
@@ -76,22 +86,29 @@ class WorkloadKiller:
             else:
                 granted = self.rate.take(len(targets))
                 for target in targets[granted:]:
+                    complete = False
                     engine.decide("kill_workloads", "rate_limited", pid=target.pid,
                                   limit=engine.policy.kills_per_minute, **context)
                 kill.close(targets[granted:])
                 targets = targets[:granted]
-        except ActionFailed as error:
+        except Exception as error:  # NVML gone, no file descriptors left (EMFILE at pidfd_open), ...
             kill.close(targets)
-            engine.decide("kill_workloads", "failed", detail=str(error), **context)
-            targets = []
+            detail = str(error) if isinstance(error, ActionFailed) else f"{type(error).__name__}: {error}"
+            engine.decide("kill_workloads", "failed", detail=detail, **context)
+            targets, complete = [], False
         if not targets:
-            if not engine.dry_run:
-                engine.decide("kill_workloads", "nothing_to_kill", **context)
-            self._finish(identity, on_done, remember)
+            if not engine.dry_run and complete:
+                if repeat:
+                    engine.decide("kill_workloads", "duplicate", detail="done; nothing left to kill",
+                                  **context)
+                else:
+                    engine.decide("kill_workloads", "nothing_to_kill", **context)
+            self._finish(identity, on_done, remember, complete)
             return
         engine.audit.record("kill_started", pids=[t.pid for t in targets], grace=grace, **context)
         # The grace period is waited out on its own thread, so this GPU's lane stays free for restores.
-        threading.Thread(target=self._sequence, args=(targets, identity, grace, context, on_done, remember),
+        threading.Thread(target=self._sequence,
+                         args=(targets, identity, grace, context, on_done, remember, complete),
                          name=f"kill-{gpu.index}", daemon=True).start()
 
     def _targets(self, gpu: nvml.Gpu, instance: int | None, context: dict[str, Any]) -> list[kill.Target]:
@@ -129,24 +146,35 @@ class WorkloadKiller:
         return targets
 
     def _sequence(self, targets: list[kill.Target], identity: str, grace: float, context: dict[str, Any],
-                  on_done: Callable[[], None] | None, remember: bool) -> None:
+                  on_done: Callable[[], None] | None, remember: bool, complete: bool) -> None:
         engine = self.engine
         try:
             outcome = kill.terminate(targets, grace)
+            result = "survivors" if outcome.survivors else "killed"
+            engine.decide("kill_workloads", result, terminated=outcome.terminated, killed=outcome.killed,
+                          survivors=outcome.survivors, grace=grace, **context)
+            complete = complete and not outcome.survivors
+        except Exception as error:
+            engine.decide("kill_workloads", "failed", detail=f"{type(error).__name__}: {error}", **context)
+            complete = False
         finally:
             kill.close(targets)
-        result = "survivors" if outcome.survivors else "killed"
-        engine.decide("kill_workloads", result, terminated=outcome.terminated, killed=outcome.killed,
-                      survivors=outcome.survivors, grace=grace, **context)
-        self._finish(identity, on_done, remember)
+            self._finish(identity, on_done, remember, complete)
 
-    def _finish(self, identity: str, on_done: Callable[[], None] | None, remember: bool) -> None:
+    def _finish(self, identity: str, on_done: Callable[[], None] | None, remember: bool,
+                complete: bool) -> None:
+        """Mark the sequence done, or forget it when it fell short so that a repeat retries."""
         engine = self.engine
-        if remember:
-            with engine.lock:
-                record = engine.state["kills"].get(identity)
-                if record is not None:
-                    record["done"] = True
-                engine.save()
-        if on_done is not None:
-            on_done()
+        try:
+            if remember:
+                with engine.lock:
+                    if complete:
+                        record = engine.state["kills"].get(identity)
+                        if record is not None:
+                            record["done"] = True
+                    else:
+                        engine.state["kills"].pop(identity, None)
+                    engine.save()
+        finally:
+            if on_done is not None:
+                on_done()

@@ -172,7 +172,7 @@ def start_receiver(tmp_path: Path, token_file: Path) -> Iterator[Callable[..., R
                                        env=env or dict(os.environ))
         started.append(process)
         url = f"http://127.0.0.1:{port}"
-        wait_http_ok(f"{url}/health", timeout=30, process=process)
+        wait_http_ok(f"{url}/", timeout=30, process=process)  # /health is 503 without NVML
         return Receiver(process, url, state, audit, log)
 
     yield start

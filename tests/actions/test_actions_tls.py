@@ -44,7 +44,7 @@ def https_receiver(tmp_path: Path, pki: Path) -> Iterator[Callable[[str], str]]:
         def ready() -> bool:
             if process.poll() is not None:
                 raise ProcessExited(process)
-            return get(f"{url}/health", pki, cert=True).status_code == 200
+            return get(f"{url}/", pki, cert=True).status_code == 200
 
         try:
             wait_for(ready, timeout=30, what="the receiver over TLS")

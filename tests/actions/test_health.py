@@ -1,0 +1,132 @@
+"""The receiver cannot be silently disabled (issue 14): /health and gpuguard_actions_health_ok tell
+when a loop, NVML or the disk fails; a full disk never stops a kill; failed kills are retried."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.actions.helpers import (
+    CONTRACT_POLICY,
+    alert,
+    alive,
+    notification,
+    policy_with,
+    wait_for,
+)
+
+KILL_FAST = policy_with(actions={**CONTRACT_POLICY["actions"],
+                                 "kill_workloads": [{"action": "kill_workloads", "grace_seconds": 1}]})
+
+
+def uuid_of(sim, index: int) -> str:
+    return sim.status()["gpus"][index]["uuid"]
+
+
+def health(receiver) -> tuple[int, str]:
+    answer = requests.get(f"{receiver.url}/health", timeout=5)
+    return answer.status_code, answer.text
+
+
+@contextlib.contextmanager
+def small_tmpfs(path: Path, size: str = "2m") -> Iterator[Path]:
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True,
+                       capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {error}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(directory: Path) -> Path:
+    """Write until the file system is full; returns the filler, whose removal frees the space."""
+    filler = directory / "filler"
+    with open(filler, "wb") as out:
+        chunk = b"\0" * 65536
+        with contextlib.suppress(OSError):
+            while True:
+                out.write(chunk)
+                out.flush()
+    with contextlib.suppress(OSError), open(filler, "ab") as out:  # the last partial block
+        while True:
+            out.write(b"\0")
+            out.flush()
+    return filler
+
+
+def test_healthy_on_a_simulated_node(node, start_receiver) -> None:
+    receiver = start_receiver(env=node().env)
+    assert health(receiver) == (200, "OK")
+    for check in ("decisions", "failsafe", "nvml", "state", "audit"):
+        assert receiver.metric(f'gpuguard_actions_health_ok{{check="{check}"}}') == 1.0, check
+
+
+def test_full_disk_never_stops_a_kill_and_health_reports_it(node, start_receiver, tmp_path: Path) -> None:
+    sim = node()
+    workload = sim.start_workload(0, watts=300.0)
+    with small_tmpfs(tmp_path / "disk") as disk:
+        receiver = start_receiver(policy=KILL_FAST, env=sim.env, state_dir=disk / "state")
+        filler = fill(disk)
+        critical = alert(uuid=uuid_of(sim, 0), action="kill_workloads", alertname="GPUTemperatureCritical")
+        assert receiver.post(notification(critical)).status_code == 200
+        # The audit log cannot record it, so the kill is seen where it happens: the process ends.
+        wait_for(lambda: not alive(workload.pid), timeout=20, what="the workload killed on a full disk")
+        wait_for(lambda: health(receiver)[0] == 503, timeout=10, what="/health to report the disk")
+        status, text = health(receiver)
+        assert "state: state file" in text or "audit: audit log" in text, text
+        assert "No space left on device" in text, text
+        assert receiver.metric('gpuguard_actions_health_ok{check="decisions"}') == 1.0
+        assert receiver.metric('gpuguard_actions_health_ok{check="failsafe"}') == 1.0
+        # Each decision is in the audit log where a line still fitted, else on stderr.
+        recorded = receiver.log.read_text() + receiver.audit_path.read_text()
+        assert '"action":"kill_workloads","result":"killed"' in recorded
+
+        # Space back: the pending save is retried by the failsafe's tick, the next record clears audit.
+        filler.unlink()
+        assert receiver.post(notification(critical)).status_code == 200
+        wait_for(lambda: health(receiver) == (200, "OK"), timeout=15, what="/health to recover")
+        assert receiver.process.poll() is None
+
+
+def test_failed_kill_is_retried_on_the_next_repeat(node, start_receiver) -> None:
+    """A kill that could not run (NVML failing the process list) is not "done": the repeat kills."""
+    sim = node()
+    workload = sim.start_workload(0, watts=300.0)
+    receiver = start_receiver(policy=KILL_FAST, env=sim.env)
+    critical = alert(uuid=uuid_of(sim, 0), action="kill_workloads", alertname="GPUTemperatureCritical")
+    sim.fault(0, lost=True)
+    assert receiver.post(notification(critical)).status_code == 200
+    receiver.wait_decisions(action="kill_workloads", result="failed")
+    assert alive(workload.pid)
+    sim.fault(0, clear=True)
+    assert receiver.post(notification(critical)).status_code == 200  # Alertmanager's repeat
+    done = receiver.wait_decisions(action="kill_workloads", result="killed")[0]
+    assert done["terminated"] == [workload.pid]
+    assert not receiver.decisions(action="kill_workloads", result="duplicate")
+
+
+def test_repeat_kills_a_workload_restarted_on_the_hot_gpu(node, start_receiver) -> None:
+    sim = node()
+    first = sim.start_workload(0, watts=300.0)
+    receiver = start_receiver(policy=KILL_FAST, env=sim.env)
+    critical = alert(uuid=uuid_of(sim, 0), action="kill_workloads", alertname="GPUTemperatureCritical")
+    assert receiver.post(notification(critical)).status_code == 200
+    receiver.wait_decisions(action="kill_workloads", result="killed")
+    wait_for(lambda: not alive(first.pid), what="the first workload's end")
+    second = sim.start_workload(0, watts=300.0)  # the job's controller restarts it on the same GPU
+    assert receiver.post(notification(critical)).status_code == 200
+    kills = receiver.wait_decisions(2, action="kill_workloads", result="killed")
+    assert kills[1]["terminated"] == [second.pid]
+    # With nothing left on the GPU a further repeat is a duplicate, not another sequence.
+    assert receiver.post(notification(critical)).status_code == 200
+    receiver.wait_decisions(action="kill_workloads", result="duplicate")
+    assert len(receiver.decisions(action="kill_workloads", result="killed")) == 2
