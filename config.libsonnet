@@ -32,6 +32,7 @@
     thermalSeries: [
       'DCGM_FI_DEV_GPU_TEMP',
       'DCGM_FI_DEV_MEMORY_TEMP',
+      'DCGM_FI_DEV_GPU_TEMP_LIMIT',
       'DCGM_FI_DEV_CLOCK_THROTTLE_REASONS',
       'gpuguard_fan_speed_percent',
       'gpuguard_fan_target_percent',

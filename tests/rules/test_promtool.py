@@ -75,7 +75,8 @@ def test_fast_job_keeps_only_thermal_series_and_normal_job_the_rest() -> None:
             keep = keep and (matched if relabel["action"] == "keep" else not matched)
         return keep
 
-    for thermal in ("DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_MEMORY_TEMP", "gpuguard_fan_speed_percent",
+    for thermal in ("DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_MEMORY_TEMP", "DCGM_FI_DEV_GPU_TEMP_LIMIT",
+                    "gpuguard_fan_speed_percent",
                     "gpuguard_fan_target_percent", "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS"):
         assert kept(fast, thermal) and not kept(normal, thermal), thermal
     for other in ("DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_SLOWDOWN_TEMP",
