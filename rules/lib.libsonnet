@@ -56,7 +56,10 @@
     local threshold(name) = '(%s%s > 0 < 200)' % [name, $.selector([cfg.exporterSelector])];
     local slowdown = threshold('DCGM_FI_DEV_SLOWDOWN_TEMP');
     local maxOp = threshold('DCGM_FI_DEV_GPU_MAX_OP_TEMP');
-    local fromThreshold(expr) = '0 * %s + ignoring (job) group_left () (%s - %g)' % [temp, expr, below];
+    // One value per GPU (`max by`), matched on the GPU's identity: the normal job's series may carry
+    // other pod labels than the fast job's for a scrape or two, or several pods share a GPU.
+    local gpu = std.join(', ', cfg.gpuLabels);
+    local fromThreshold(expr) = '0 * %s + on (%s) group_left () (max by (%s) (%s) - %g)' % [temp, gpu, gpu, expr, below];
     local models = $.modelLimits(cfg);
     local clauses =
       [

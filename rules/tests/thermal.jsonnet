@@ -93,6 +93,31 @@ local critical(labels, celsius, limit, source='model', why=named(labels)) = t.fi
         + t.at('GPUTemperatureCritical', ['32s', '39s'], [critical(h100, '85', '84', 'margin', margin('critical'))]),
     },
     {
+      // A GPU shared by two pods (time-slicing): the fast job has a series per pod, the normal job
+      // (scraped less often) still names only the first. Each series gets the board's limit.
+      name: 'thresholds reach every pod series of their GPU',
+      interval: '1s',
+      local ada = t.gpu('node-9', 0, 'NVIDIA GeForce RTX 4080 SUPER', 'GPU-4080-0000'),
+      local podA = ada { exported_namespace: 'ml', exported_pod: 'train-a', exported_container: 'main' },
+      local podB = ada { exported_namespace: 'ml', exported_pod: 'train-b', exported_container: 'main' },
+      local normal(labels) = labels { job: 'gpuguard' },
+      input_series: [
+        t.series('DCGM_FI_DEV_GPU_TEMP', podA, '60x20'),
+        t.series('DCGM_FI_DEV_GPU_TEMP', podB, '60x20'),
+        t.series('DCGM_FI_DEV_SLOWDOWN_TEMP', normal(podA), '96x20'),
+        t.series('DCGM_FI_DEV_GPU_MAX_OP_TEMP', normal(podA), '90x20'),
+      ],
+      local limit(labels) = {
+        labels: 'gpu:DCGM_FI_DEV_GPU_TEMP:critical_limit{%s}' % std.join(', ', ['%s="%s"' % [k, labels[k]] for k in std.objectFields(labels)]),
+        value: 87,
+      },
+      promql_expr_test: [{
+        expr: 'gpu:DCGM_FI_DEV_GPU_TEMP:critical_limit',
+        eval_time: '10s',
+        exp_samples: [limit(podA { limit_source: 'max_operating' }), limit(podB { limit_source: 'max_operating' })],
+      }],
+    },
+    {
       // The board reports its slowdown temperature from the normal job; a sentinel 0 never matches.
       name: 'near the slowdown temperature the power is capped',
       interval: '1s',
