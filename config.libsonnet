@@ -4,7 +4,7 @@
 // the Prometheus scrape config) reads its thresholds, durations, selectors, label spellings and
 // addresses from here. Override in the mixin way:
 //
-//   (import 'mixin.libsonnet') + { _config+:: { thresholds+: { criticalCelsius: 78 } } }
+//   (import 'mixin.libsonnet') + { _config+:: { temperatureLimits+: { default+: { criticalCelsius: 78 } } } }
 //
 // or pass `overrides` (a JSON object merge-patched over `_config`) to `gpuguard.render`.
 {
@@ -32,6 +32,7 @@
     thermalSeries: [
       'DCGM_FI_DEV_GPU_TEMP',
       'DCGM_FI_DEV_MEMORY_TEMP',
+      'DCGM_FI_DEV_GPU_TEMP_LIMIT',
       'DCGM_FI_DEV_CLOCK_THROTTLE_REASONS',
       'gpuguard_fan_speed_percent',
       'gpuguard_fan_target_percent',
@@ -39,16 +40,37 @@
     ],
 
     // --- thresholds ---------------------------------------------------------------------------
+    // --- GPU temperature limits, per board ------------------------------------------------------
+    // Each GPU gets a warning (fan boost) and a critical (workload kill) limit from the first of
+    // these that applies to it, in this order; the alerts say which one applied (`limit_source`).
+    // The rules, the dashboards and the receiver's failsafe all read them from here.
+    temperatureLimits: {
+      // 1. `model`: absolute limits for the models named here, keyed by NVML's device name (the
+      //    `modelName` label, exactly). The seed's Temperature Guardian line is 75 °C on its two
+      //    boards. A model entry may give `criticalCelsius` only: the warning tier then sits
+      //    `warningBelowCriticalCelsius` below it.
+      models: {
+        'NVIDIA GeForce RTX 5090': { warningCelsius: 70, criticalCelsius: 75 },
+        'NVIDIA RTX PRO 6000 Blackwell Workstation Edition': { warningCelsius: 70, criticalCelsius: 75 },
+      },
+      warningBelowCriticalCelsius: 5,
+      // 2. `margin`: boards that report their thermal margin (DCGM_FI_DEV_GPU_TEMP_LIMIT, the
+      //    degrees left to their nearest slowdown threshold; Ada, Hopper and later) act when that
+      //    margin is this small or smaller.
+      margin: { warningCelsius: 10, criticalCelsius: 3 },
+      // 3. `slowdown` / `max_operating`: boards that report a slowdown or maximum operating
+      //    temperature (DCGM_FI_DEV_SLOWDOWN_TEMP, DCGM_FI_DEV_GPU_MAX_OP_TEMP) but no margin: the
+      //    lower of the two, minus these.
+      boardThreshold: { warningBelowCelsius: 10, criticalBelowCelsius: 3 },
+      // 4. `default`: a board that reports none of these.
+      default: { warningCelsius: 70, criticalCelsius: 75 },
+    },
+
     thresholds: {
-      // The seed's Temperature Guardian limit (RTX 5090, RTX PRO 6000): workloads die at this.
-      criticalCelsius: 75,
-      // The warning tier (fan boost) sits this far below the critical limit unless set explicitly.
-      warningMarginCelsius: 5,
-      warningCelsius: null,
       // HBM/GDDR memory temperature tiers (only where the board reports one; 0 means unsupported).
       memoryWarningCelsius: 85,
       memoryCriticalCelsius: 95,
-      // Warn this close to the board's own slowdown temperature (DCGM_FI_DEV_SLOWDOWN_TEMP).
+      // Cap the power this close to the board's own slowdown temperature (DCGM_FI_DEV_SLOWDOWN_TEMP).
       slowdownMarginCelsius: 5,
       // Fan failure: a fan this many percent below its target for `fanLagFor`.
       fanLagPercent: 20,
@@ -61,11 +83,14 @@
       framebufferFullRatio: 0.95,
       powerAtLimitRatio: 0.98,
     },
-    // Per-model limits, keyed by NVML's device name (the `modelName` label). Any key left out falls
-    // back to `thresholds`. H100 SXM: 85 °C critical sits below its ~90 °C slowdown and 95 °C HBM
-    // operating limit.
-    modelThresholds: {
-      'NVIDIA H100 80GB HBM3': { criticalCelsius: 85, warningCelsius: 80 },
+    // Act before the limit: cap the power (restored when the alert resolves) of a GPU whose
+    // temperature, extrapolated linearly over `window`, crosses its critical limit within `horizon`
+    // while climbing at least `minRiseCelsiusPerSecond`. A slow approach that settles below the
+    // limit never trips it; a failed fan under full load (~1.7 °C/s) trips it several degrees early.
+    prediction: {
+      window: '6s',
+      horizonSeconds: 5,
+      minRiseCelsiusPerSecond: 0.5,
     },
     // XIDs that mean the GPU or its memory needs attention (NVIDIA's XID catalog).
     criticalXids: [48, 63, 64, 74, 79, 92, 94, 95, 119, 120],
@@ -84,6 +109,10 @@
     durations: {
       criticalFor: '2s',
       warningFor: '3s',
+      // The predictive power cap: held this long before it fires, and kept (like the warning tier)
+      // after the climb stops, so a capped GPU is not handed its power back to climb again.
+      predictionFor: '1s',
+      predictionKeepFiringFor: '1m',
       // Hysteresis: a fan boost cools the GPU below the warning limit within seconds; without this
       // the alert would resolve, the fans return to auto, and it would fire again.
       warningKeepFiringFor: '1m',

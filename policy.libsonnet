@@ -1,11 +1,13 @@
 // The receiver's default policy (actions/policy.yml; schema in docs/contracts.md): what each
-// gpuguard_action does, and the failsafe thresholds, the same as the alerting rules use.
+// gpuguard_action does, and the per-board temperature limits, the same as the alerting rules use.
 local lib = import 'rules/lib.libsonnet';
 
 {
   actionsPolicy(cfg):: {
     local p = cfg.policy,
-    local defaults = lib.thresholdsFor(cfg, null),
+    local l = cfg.temperatureLimits,
+    local models = lib.modelLimits(cfg),
+    local absolute(t) = { warning_celsius: t.warningCelsius, critical_celsius: t.criticalCelsius },
     local fanBoost = { action: 'fan_boost', speed_percent: p.fanSpeedPercent, no_fans: 'power_cap' },
 
     version: 1,
@@ -15,18 +17,25 @@ local lib = import 'rules/lib.libsonnet';
       alertname: cfg.heartbeat.alertname,
       timeout_seconds: cfg.heartbeat.timeoutSeconds,
     },
+    // The failsafe's own keys: the default limits and the named models (what a receiver that does
+    // not read `temperature_limits` applies).
     failsafe: {
       poll_interval_seconds: p.failsafePollIntervalSeconds,
-      warning_celsius: defaults.warningCelsius,
-      critical_celsius: defaults.criticalCelsius,
-      models: {
-        [model]: {
-          local t = lib.thresholdsFor(cfg, model),
-          warning_celsius: t.warningCelsius,
-          critical_celsius: t.criticalCelsius,
-        }
-        for model in std.objectFields(cfg.modelThresholds)
+      warning_celsius: l.default.warningCelsius,
+      critical_celsius: l.default.criticalCelsius,
+      models: { [model]: absolute(models[model]) for model in std.objectFields(models) },
+    },
+    // Per-board limits, as the rules apply them (first that applies wins): a named model's
+    // absolute limits; else the board's thermal margin at or below `margin`; else the lower of its
+    // slowdown and maximum operating temperatures minus `board_threshold`; else `default`.
+    temperature_limits: {
+      models: { [model]: absolute(models[model]) for model in std.objectFields(models) },
+      margin: { warning_celsius: l.margin.warningCelsius, critical_celsius: l.margin.criticalCelsius },
+      board_threshold: {
+        warning_below_celsius: l.boardThreshold.warningBelowCelsius,
+        critical_below_celsius: l.boardThreshold.criticalBelowCelsius,
       },
+      default: absolute(l.default),
     },
     actions: {
       fan_boost: [fanBoost],

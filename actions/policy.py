@@ -50,6 +50,73 @@ class Thresholds:
     critical_celsius: float
 
 
+# Where a board's limits came from, in the order they are tried (the rules' `limit_source` label).
+LIMIT_SOURCES = ("model", "margin", "slowdown", "max_operating", "default")
+# What the policy does about one GPU's temperature, mildest first (the shared test table's words:
+# tests/rules/limits_table.yml). `cap` is the predictive tier, which needs a trajectory, not a level.
+DECISIONS = ("nothing", "warn", "cap", "kill")
+
+
+@dataclass(frozen=True)
+class BoardLimits:
+    """The warning and critical limits that apply to one GPU now, and where they came from."""
+
+    warning_celsius: float
+    critical_celsius: float
+    source: str  # one of LIMIT_SOURCES
+
+    def decide(self, celsius: float) -> str:
+        """The level-based decision for a temperature: `kill`, `warn` or `nothing` (never `cap`)."""
+        if celsius >= self.critical_celsius:
+            return "kill"
+        if celsius >= self.warning_celsius:
+            return "warn"
+        return "nothing"
+
+
+@dataclass(frozen=True)
+class TemperatureLimits:
+    """Per-board limits, rendered from config.libsonnet's `temperatureLimits` (the rules' source too).
+
+    The first that applies wins: a named model's absolute limits; else the board's thermal margin
+    (NVML margin temperature) at or below `margin`; else the lower of its slowdown and maximum
+    operating temperatures minus `board_threshold_below`; else `default`. `margin` and
+    `board_threshold_below` are None in a policy file that predates them (then only models and the
+    default apply, as before).
+    """
+
+    models: dict[str, Thresholds]
+    default: Thresholds
+    margin: Thresholds | None = None  # margins in °C: warning >= critical
+    board_threshold_below: Thresholds | None = None  # degrees below the threshold: warning >= critical
+
+    def for_board(self, model: str, celsius: float, margin: float | None = None,
+                  slowdown: float | None = None, max_operating: float | None = None) -> BoardLimits:
+        """The limits for a GPU of `model` reading `celsius`, with what the board reports (None: not
+        reported). Sentinels are not values: a margin of 200 °C or more, a threshold of 0 or less or
+        of 200 °C or more count as not reported, as in the rules."""
+        named = self.models.get(model)
+        if named is not None:
+            return BoardLimits(named.warning_celsius, named.critical_celsius, "model")
+        if self.margin is not None and _reported(margin, low=-math.inf):
+            # The limit is where the margin would be that small: the board's threshold minus it.
+            at = celsius + margin
+            return BoardLimits(at - self.margin.warning_celsius, at - self.margin.critical_celsius, "margin")
+        if self.board_threshold_below is not None:
+            below = self.board_threshold_below
+            reported = ((slowdown, "slowdown"), (max_operating, "max_operating"))
+            found = [(value, name) for value, name in reported if _reported(value, low=0)]
+            if found:
+                # The lower wins; on a tie the slowdown temperature names it (as the rules do).
+                value, name = min(found, key=lambda pair: pair[0])
+                return BoardLimits(value - below.warning_celsius, value - below.critical_celsius, name)
+        return BoardLimits(self.default.warning_celsius, self.default.critical_celsius, "default")
+
+
+def _reported(value: float | None, low: float) -> bool:
+    return value is not None and math.isfinite(value) and low < value < 200
+
+
 @dataclass(frozen=True)
 class Policy:
     host_label: str
@@ -66,10 +133,19 @@ class Policy:
     protected_cgroups: tuple[str, ...]
     kills_per_minute: int
     failsafe_grace_seconds: float = 5.0
+    # Per-board limits; from `temperature_limits` when the file has it, else from the failsafe's
+    # default and models (what `thresholds` and `model_thresholds` hold).
+    temperature_limits: TemperatureLimits | None = None
     source: str = field(default="", compare=False)
 
     def thresholds_for(self, model: str) -> Thresholds:
         return self.model_thresholds.get(model, self.thresholds)
+
+    def limits(self) -> TemperatureLimits:
+        """The per-board limits (never None, whichever keys the file used)."""
+        if self.temperature_limits is not None:
+            return self.temperature_limits
+        return TemperatureLimits(models=dict(self.model_thresholds), default=self.thresholds)
 
 
 class _Reader:
@@ -144,6 +220,40 @@ class _Reader:
             raise self.fail(path, f"critical_celsius ({critical:g}) is below warning_celsius ({warning:g})")
         return Thresholds(warning, critical)
 
+    def below(self, value: Any, path: str, warning_key: str, critical_key: str) -> Thresholds:
+        """A pair of distances (margins, degrees below a threshold): the warning one is the larger."""
+        value = self.mapping(value, path)
+        self.only(value, path, {warning_key, critical_key})
+        warning = self.number(self.required(value, warning_key, path), f"{path}.{warning_key}",
+                              maximum=100)
+        critical = self.number(self.required(value, critical_key, path), f"{path}.{critical_key}",
+                               maximum=100)
+        if warning < critical:
+            raise self.fail(path, f"{warning_key} ({warning:g}) is below {critical_key} ({critical:g}): "
+                            "the warning tier must act at the larger distance")
+        return Thresholds(warning, critical)
+
+    def temperature_limits(self, value: Any, path: str) -> TemperatureLimits:
+        value = self.mapping(value, path)
+        self.only(value, path, {"models", "margin", "board_threshold", "default"})
+        models: dict[str, Thresholds] = {}
+        for model, limits in self.mapping(value.get("models") or {}, f"{path}.models").items():
+            where = f"{path}.models.{model}"
+            limits = self.mapping(limits, where)
+            self.only(limits, where, {"warning_celsius", "critical_celsius"})
+            models[model] = self.thresholds(limits, where)
+        default = self.mapping(self.required(value, "default", path), f"{path}.default")
+        self.only(default, f"{path}.default", {"warning_celsius", "critical_celsius"})
+        return TemperatureLimits(
+            models=models,
+            default=self.thresholds(default, f"{path}.default"),
+            margin=self.below(self.required(value, "margin", path), f"{path}.margin",
+                              "warning_celsius", "critical_celsius"),
+            board_threshold_below=self.below(
+                self.required(value, "board_threshold", path), f"{path}.board_threshold",
+                "warning_below_celsius", "critical_below_celsius"),
+        )
+
     def step(self, value: Any, path: str) -> Step:
         value = self.mapping(value, path)
         kind = self.required(value, "action", path)
@@ -177,8 +287,8 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-TOP_KEYS = {"version", "host_label", "lease_seconds", "heartbeat", "failsafe", "actions",
-            "fallback_power_cap", "protected", "limits"}
+TOP_KEYS = {"version", "host_label", "lease_seconds", "heartbeat", "failsafe", "temperature_limits",
+            "actions", "fallback_power_cap", "protected", "limits"}
 
 
 def parse_policy(data: Any, source: str = "policy") -> Policy:
@@ -213,6 +323,8 @@ def parse_policy(data: Any, source: str = "policy") -> Policy:
                   "critical_celsius": thresholds.critical_celsius, **value}
         models[model] = r.thresholds(merged, path)
     failsafe_grace = r.number(failsafe.get("grace_seconds", 5), "failsafe.grace_seconds", maximum=3600)
+    limits_table = (r.temperature_limits(top["temperature_limits"], "temperature_limits")
+                    if top.get("temperature_limits") is not None else None)
 
     actions: dict[str, tuple[Step, ...]] = {}
     for label, steps in r.mapping(r.required(top, "actions", ""), "actions").items():
@@ -248,6 +360,7 @@ def parse_policy(data: Any, source: str = "policy") -> Policy:
         protected_cgroups=tuple(r.strings(protected.get("cgroups"), "protected.cgroups")),
         kills_per_minute=kills,
         failsafe_grace_seconds=failsafe_grace,
+        temperature_limits=limits_table,
         source=source,
     )
 

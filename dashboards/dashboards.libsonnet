@@ -12,13 +12,19 @@ local g = import 'lib.libsonnet';
     local hostSel = '{%s=~"$host"}' % host,
     local gpuLegend = '{{%s}} GPU {{gpu}}' % host,
     local t = cfg.thresholds,
-    local limits = rules.thresholdsFor(cfg, null),
-    local tempSteps = g.steps([[limits.warningCelsius, 'orange'], [limits.criticalCelsius, 'red']]),
+    local limits = cfg.temperatureLimits,
+    // Colours for panels that mix boards: the default limits (each board's own are drawn as lines).
+    local tempSteps = g.steps([[limits.default.warningCelsius, 'orange'], [limits.default.criticalCelsius, 'red']]),
+    // A margin is good while large: red at the critical margin, orange at the warning one.
+    local marginSteps = [
+      { value: null, color: 'red' },
+      { value: limits.margin.criticalCelsius, color: 'orange' },
+      { value: limits.margin.warningCelsius, color: 'green' },
+    ],
     local hostVar = g.queryVariable('host', 'Node', 'label_values(DCGM_FI_DEV_GPU_TEMP, %s)' % host),
     local gpuVar = g.queryVariable('gpu', 'GPU', 'label_values(DCGM_FI_DEV_GPU_TEMP%s, gpu)' % hostSel),
-    // Each GPU's own limit (per model, as the rules apply it), drawn beside its temperature.
-    local limitLine(key) = rules.perModel(cfg, key, function(model, limit)
-      '0 * DCGM_FI_DEV_GPU_TEMP{%s} + %g' % [std.join(', ', [m for m in ['%s=~"$host"' % host, 'gpu=~"$gpu"', model] if m != '']), limit]),
+    // Each GPU's own limits, as the rules recorded them (with where they came from).
+    local limitLine(tier) = rules.limitRecord(tier) + sel,
 
     'gpuguard-thermal.json': g.dashboard(
       cfg,
@@ -30,11 +36,11 @@ local g = import 'lib.libsonnet';
         [
           g.timeseries(
             'GPU temperature against its limits',
-            'Core temperature with the critical (workload kill) and warning (fan boost) limits of each GPU, and the temperature at which the driver slows the GPU down.',
+            'Core temperature with the critical (workload kill) and warning (fan boost) limits of each GPU (from its model, its thermal margin, its reported thresholds or the default: the legend says which), and the temperature at which the driver slows the GPU down.',
             [
               g.target('DCGM_FI_DEV_GPU_TEMP' + sel, gpuLegend),
-              g.target(limitLine('criticalCelsius'), 'critical limit ' + gpuLegend),
-              g.target(limitLine('warningCelsius'), 'warning limit ' + gpuLegend),
+              g.target(limitLine('critical'), 'critical limit ({{limit_source}}) ' + gpuLegend),
+              g.target(limitLine('warning'), 'warning limit ({{limit_source}}) ' + gpuLegend),
               g.target('DCGM_FI_DEV_SLOWDOWN_TEMP' + sel, 'slowdown ' + gpuLegend),
             ],
             'celsius',
@@ -76,6 +82,24 @@ local g = import 'lib.libsonnet';
             ],
             'watt',
             min=0,
+          ),
+        ],
+        [
+          g.timeseries(
+            'Thermal margin',
+            'Degrees left to the nearest slowdown threshold, where the board reports it (DCGM_FI_DEV_GPU_TEMP_LIMIT): at the warning margin the fans are boosted, at the critical margin the workloads are killed.',
+            [g.target('DCGM_FI_DEV_GPU_TEMP_LIMIT' + sel, gpuLegend)],
+            'celsius',
+            steps=marginSteps,
+          ),
+          g.timeseries(
+            'Temperature predicted %g s ahead' % cfg.prediction.horizonSeconds,
+            'Each GPU temperature extrapolated over the last %s, as the predictive power cap reads it, against its critical limit: the power is capped when a fast climb would cross the limit within %g s.' % [cfg.prediction.window, cfg.prediction.horizonSeconds],
+            [
+              g.target('predict_linear(DCGM_FI_DEV_GPU_TEMP%s[%s], %g)' % [sel, cfg.prediction.window, cfg.prediction.horizonSeconds], 'predicted ' + gpuLegend),
+              g.target(limitLine('critical'), 'critical limit ' + gpuLegend),
+            ],
+            'celsius',
           ),
         ],
         [

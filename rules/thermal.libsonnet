@@ -1,5 +1,6 @@
-// The Temperature Guardian, Fan Control and Emergency Cooling of the seed, as alerting rules.
-// This group runs at the fast interval: its alerts drive remediation, so every second counts.
+// The Temperature Guardian, Fan Control and Emergency Cooling of the seed, as alerting rules, against
+// each GPU's own limits. This group runs at the fast interval: its alerts drive remediation, so every
+// second counts.
 local lib = import 'lib.libsonnet';
 
 {
@@ -10,15 +11,22 @@ local lib = import 'lib.libsonnet';
 
     name: 'gpuguard-thermal',
     interval: cfg.intervals.thermalEvaluation,
+    local temp = 'DCGM_FI_DEV_GPU_TEMP' + lib.selector([thermal]),
+    local pred = cfg.prediction,
+    local l = cfg.temperatureLimits,
+
     rules: [
+      // Each GPU's own limits (config.libsonnet's `temperatureLimits`), recorded first: rules of a
+      // group run in order, so the alerts below compare against this evaluation's limits.
+      { record: lib.limitRecord('critical'), expr: lib.temperatureLimit(cfg, 'critical') },
+      { record: lib.limitRecord('warning'), expr: lib.temperatureLimit(cfg, 'warning') },
       lib.alert(
         cfg,
         'GPUTemperatureHigh',
-        lib.perModel(cfg, 'warningCelsius', function(model, limit)
-          'DCGM_FI_DEV_GPU_TEMP%s >= %g' % [lib.selector([thermal, model]), limit]),
+        lib.againstLimit(cfg, temp, 'warning'),
         'warning',
         'GPU temperature is approaching its critical limit.',
-        '%s is at {{ $value }} °C, at or above its %s °C warning limit: fans go to maximum (power capped where there are no fans).' % [gpu, lib.limitTemplate(cfg, 'warningCelsius')],
+        '%s is at {{ $value }} °C, at or above its %s: fans go to maximum (power capped where there are no fans).' % [gpu, lib.limitText(cfg, 'warning')],
         action='fan_boost',
         forDuration=d.warningFor,
         keepFiringFor=d.warningKeepFiringFor,
@@ -26,13 +34,32 @@ local lib = import 'lib.libsonnet';
       lib.alert(
         cfg,
         'GPUTemperatureCritical',
-        lib.perModel(cfg, 'criticalCelsius', function(model, limit)
-          'DCGM_FI_DEV_GPU_TEMP%s >= %g' % [lib.selector([thermal, model]), limit]),
+        lib.againstLimit(cfg, temp, 'critical'),
         'critical',
         'GPU temperature is at its critical limit.',
-        '%s is at {{ $value }} °C, at or above its %s °C critical limit: its workloads are killed and fans go to maximum (power capped where there are no fans).' % [gpu, lib.limitTemplate(cfg, 'criticalCelsius')],
+        '%s is at {{ $value }} °C, at or above its %s: its workloads are killed and fans go to maximum (power capped where there are no fans).' % [gpu, lib.limitText(cfg, 'critical')],
         action='kill_workloads',
         forDuration=d.criticalFor,
+      ),
+      lib.alert(
+        cfg,
+        'GPUTemperatureCriticalPredicted',
+        // Extrapolated over a short window, only while it climbs fast; a window holding a sensor
+        // sentinel (255) predicts nothing.
+        '(\n%s\n)\nand ignoring (limit_source)\nderiv(%s[%s]) >= %g\nand ignoring (limit_source)\nmax_over_time(%s[%s]) < 200' % [
+          lib.againstLimit(cfg, 'predict_linear(%s[%s], %g)' % [temp, pred.window, pred.horizonSeconds], 'critical'),
+          temp,
+          pred.window,
+          pred.minRiseCelsiusPerSecond,
+          temp,
+          pred.window,
+        ],
+        'critical',
+        'GPU temperature is predicted to reach its critical limit within seconds.',
+        '%s climbs fast and is predicted to be at {{ printf "%%.1f" $value }} °C in %g s, at or above its %s: its power is capped until it settles.' % [gpu, pred.horizonSeconds, lib.limitText(cfg, 'critical')],
+        action='power_cap',
+        forDuration=d.predictionFor,
+        keepFiringFor=d.predictionKeepFiringFor,
       ),
       lib.alert(
         cfg,
@@ -54,11 +81,10 @@ local lib = import 'lib.libsonnet';
         cfg,
         'GPUMemoryTemperatureHigh',
         // Boards without a memory sensor report 0 (below any limit) or a huge sentinel.
-        lib.perModel(cfg, 'memoryWarningCelsius', function(model, limit)
-          '(DCGM_FI_DEV_MEMORY_TEMP%s < 200) >= %g' % [lib.selector([thermal, model]), limit]),
+        '(DCGM_FI_DEV_MEMORY_TEMP%s < 200) >= %g' % [lib.selector([thermal]), cfg.thresholds.memoryWarningCelsius],
         'warning',
         'GPU memory temperature is high.',
-        'The memory of %s is at {{ $value }} °C, at or above its %s °C warning limit: fans go to maximum (power capped where there are no fans).' % [gpu, lib.limitTemplate(cfg, 'memoryWarningCelsius')],
+        'The memory of %s is at {{ $value }} °C, at or above its %s °C warning limit: fans go to maximum (power capped where there are no fans).' % [gpu, '%g' % cfg.thresholds.memoryWarningCelsius],
         action='fan_boost',
         forDuration=d.memoryFor,
         keepFiringFor=d.warningKeepFiringFor,
@@ -66,11 +92,10 @@ local lib = import 'lib.libsonnet';
       lib.alert(
         cfg,
         'GPUMemoryTemperatureCritical',
-        lib.perModel(cfg, 'memoryCriticalCelsius', function(model, limit)
-          '(DCGM_FI_DEV_MEMORY_TEMP%s < 200) >= %g' % [lib.selector([thermal, model]), limit]),
+        '(DCGM_FI_DEV_MEMORY_TEMP%s < 200) >= %g' % [lib.selector([thermal]), cfg.thresholds.memoryCriticalCelsius],
         'critical',
         'GPU memory temperature is at its critical limit.',
-        'The memory of %s is at {{ $value }} °C, at or above its %s °C critical limit: its workloads are killed and fans go to maximum (power capped where there are no fans).' % [gpu, lib.limitTemplate(cfg, 'memoryCriticalCelsius')],
+        'The memory of %s is at {{ $value }} °C, at or above its %s °C critical limit: its workloads are killed and fans go to maximum (power capped where there are no fans).' % [gpu, '%g' % cfg.thresholds.memoryCriticalCelsius],
         action='kill_workloads',
         forDuration=d.memoryFor,
       ),

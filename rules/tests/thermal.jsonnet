@@ -1,6 +1,6 @@
-// promtool unit tests of the thermal group: the Temperature Guardian (75 °C on the seed boards,
-// 85 °C on the H100), the fan-boost warning tier with its hysteresis, memory temperature, thermal
-// throttling and fan failure.
+// promtool unit tests of the thermal group: the Temperature Guardian (75 °C on the seed boards, the
+// thermal margin on the H100), the fan-boost warning tier with its hysteresis, memory temperature,
+// thermal throttling and fan failure. Per-board limits and the predictive power cap: limits.jsonnet.
 local t = import 'lib.libsonnet';
 
 local rtx5090 = t.gpu('node-1', 0, t.rtx5090, 'GPU-5090-0000');
@@ -8,16 +8,18 @@ local rtxPro = t.gpu('node-1', 1, t.rtxPro6000, 'GPU-6000-0001');
 local h100 = t.gpu('dgx-1', 3, t.h100, 'GPU-H100-0003');
 local h100Other = t.gpu('dgx-1', 4, t.h100, 'GPU-H100-0004');
 
-local high(labels, celsius, limit) = t.fired(
-  labels { severity: 'warning', gpuguard_action: 'fan_boost' },
+// The seed's boards are named models: 70/75 °C "set for <model> in the policy".
+local named(labels) = 'set for %s in the policy' % labels.modelName;
+local high(labels, celsius, limit, source='model', why=named(labels)) = t.fired(
+  labels { severity: 'warning', gpuguard_action: 'fan_boost', limit_source: source },
   'GPU temperature is approaching its critical limit.',
-  'GPU %s (%s) on %s is at %s °C, at or above its %s °C warning limit: fans go to maximum (power capped where there are no fans).' % [labels.gpu, labels.modelName, labels.Hostname, celsius, limit],
+  'GPU %s (%s) on %s is at %s °C, at or above its %s °C warning limit (%s): fans go to maximum (power capped where there are no fans).' % [labels.gpu, labels.modelName, labels.Hostname, celsius, limit, why],
   'GPUTemperatureHigh',
 );
-local critical(labels, celsius, limit) = t.fired(
-  labels { severity: 'critical', gpuguard_action: 'kill_workloads' },
+local critical(labels, celsius, limit, source='model', why=named(labels)) = t.fired(
+  labels { severity: 'critical', gpuguard_action: 'kill_workloads', limit_source: source },
   'GPU temperature is at its critical limit.',
-  'GPU %s (%s) on %s is at %s °C, at or above its %s °C critical limit: its workloads are killed and fans go to maximum (power capped where there are no fans).' % [labels.gpu, labels.modelName, labels.Hostname, celsius, limit],
+  'GPU %s (%s) on %s is at %s °C, at or above its %s °C critical limit (%s): its workloads are killed and fans go to maximum (power capped where there are no fans).' % [labels.gpu, labels.modelName, labels.Hostname, celsius, limit, why],
   'GPUTemperatureCritical',
 );
 
@@ -72,18 +74,48 @@ local critical(labels, celsius, limit) = t.fired(
         + t.at('GPUTemperatureCritical', ['30s'], []),
     },
     {
-      // The H100 has its own limits (80 °C warning, 85 °C critical): 75-84 °C only warns there.
-      name: 'H100 keeps its own limits',
+      // The H100 is no named model: its limits follow its thermal margin (warning at <= 10 °C,
+      // critical at <= 3 °C), here measured against 87 °C, so 75-83 °C is not killed there.
+      name: 'H100 takes its limits from its thermal margin',
       interval: '1s',
       input_series: [
         t.series('DCGM_FI_DEV_GPU_TEMP', h100, '75x9 80x9 84x9 85x9'),
+        t.series('DCGM_FI_DEV_GPU_TEMP_LIMIT', h100, '12x9 7x9 3x9 2x9'),
         t.series('DCGM_FI_DEV_GPU_TEMP', h100Other, '79x39'),
+        t.series('DCGM_FI_DEV_GPU_TEMP_LIMIT', h100Other, '12x39'),
       ],
+      local margin(tier) = '%d °C of thermal margin to slowdown or less' % { warning: 10, critical: 3 }[tier],
       alert_rule_test:
         t.at('GPUTemperatureHigh', ['9s', '12s'], [])
-        + t.at('GPUTemperatureHigh', ['13s'], [high(h100, '80', '80')])
-        + t.at('GPUTemperatureCritical', ['9s', '19s', '29s', '31s'], [])
-        + t.at('GPUTemperatureCritical', ['32s', '39s'], [critical(h100, '85', '85')]),
+        + t.at('GPUTemperatureHigh', ['13s'], [high(h100, '80', '77', 'margin', margin('warning'))])
+        + t.at('GPUTemperatureCritical', ['9s', '19s', '21s'], [])
+        + t.at('GPUTemperatureCritical', ['22s', '29s'], [critical(h100, '84', '84', 'margin', margin('critical'))])
+        + t.at('GPUTemperatureCritical', ['32s', '39s'], [critical(h100, '85', '84', 'margin', margin('critical'))]),
+    },
+    {
+      // A GPU shared by two pods (time-slicing): the fast job has a series per pod, the normal job
+      // (scraped less often) still names only the first. Each series gets the board's limit.
+      name: 'thresholds reach every pod series of their GPU',
+      interval: '1s',
+      local ada = t.gpu('node-9', 0, 'NVIDIA GeForce RTX 4080 SUPER', 'GPU-4080-0000'),
+      local podA = ada { exported_namespace: 'ml', exported_pod: 'train-a', exported_container: 'main' },
+      local podB = ada { exported_namespace: 'ml', exported_pod: 'train-b', exported_container: 'main' },
+      local normal(labels) = labels { job: 'gpuguard' },
+      input_series: [
+        t.series('DCGM_FI_DEV_GPU_TEMP', podA, '60x20'),
+        t.series('DCGM_FI_DEV_GPU_TEMP', podB, '60x20'),
+        t.series('DCGM_FI_DEV_SLOWDOWN_TEMP', normal(podA), '96x20'),
+        t.series('DCGM_FI_DEV_GPU_MAX_OP_TEMP', normal(podA), '90x20'),
+      ],
+      local limit(labels) = {
+        labels: 'gpu:DCGM_FI_DEV_GPU_TEMP:critical_limit{%s}' % std.join(', ', ['%s="%s"' % [k, labels[k]] for k in std.objectFields(labels)]),
+        value: 87,
+      },
+      promql_expr_test: [{
+        expr: 'gpu:DCGM_FI_DEV_GPU_TEMP:critical_limit',
+        eval_time: '10s',
+        exp_samples: [limit(podA { limit_source: 'max_operating' }), limit(podB { limit_source: 'max_operating' })],
+      }],
     },
     {
       // The board reports its slowdown temperature from the normal job; a sentinel 0 never matches.

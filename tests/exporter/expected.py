@@ -22,6 +22,7 @@ THERMAL = {
     "DCGM_FI_DEV_SHUTDOWN_TEMP": ("gauge", "Shutdown temperature threshold (in C)."),
     "DCGM_FI_DEV_GPU_MAX_OP_TEMP": ("gauge", "Maximum GPU operating temperature (in C)."),
     "DCGM_FI_DEV_MEM_MAX_OP_TEMP": ("gauge", "Maximum memory operating temperature (in C)."),
+    "DCGM_FI_DEV_GPU_TEMP_LIMIT": ("gauge", "Thermal margin to the nearest slowdown threshold (in C)."),
     "DCGM_FI_DEV_POWER_MGMT_LIMIT": ("gauge", "Power management limit (in W)."),
     "DCGM_FI_DEV_ENFORCED_POWER_LIMIT": ("gauge", "Power limit the driver enforces (in W)."),
     "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS": ("gauge", "Current clock throttle reasons (bitmask)."),

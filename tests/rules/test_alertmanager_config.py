@@ -52,6 +52,7 @@ def test_remediation_alerts_are_the_ones_design_names() -> None:
     actions = {a["alert"]: a["labels"].get("gpuguard_action") for a in alert_rules()}
     assert actions["GPUTemperatureHigh"] == "fan_boost"
     assert actions["GPUTemperatureCritical"] == "kill_workloads"
+    assert actions["GPUTemperatureCriticalPredicted"] == "power_cap"  # issue 12: act before the limit
     assert actions["Watchdog"] == "heartbeat"
 
 

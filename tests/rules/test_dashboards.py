@@ -90,8 +90,10 @@ def test_dashboards_read_dcgm_names() -> None:
                  "DCGM_FI_DEV_XID_ERRORS"):
         assert name in exprs["gpuguard-fleet.json"], name
     assert 'Hostname=~"$host"' in exprs["gpuguard-fleet.json"]
-    # The thermal dashboard draws the seed's 75 °C limit and the H100's own.
-    assert "+ 75" in exprs["gpuguard-thermal.json"] and "+ 85" in exprs["gpuguard-thermal.json"]
+    # The thermal dashboard draws each GPU's own limits as the rules recorded them, and its margin.
+    for name in ("gpu:DCGM_FI_DEV_GPU_TEMP:critical_limit", "gpu:DCGM_FI_DEV_GPU_TEMP:warning_limit",
+                 "DCGM_FI_DEV_GPU_TEMP_LIMIT"):
+        assert name in exprs["gpuguard-thermal.json"], name
     for path in DASHBOARDS:
         annotations = load(path)["annotations"]["list"]
         assert any("ALERTS" in a.get("expr", "") for a in annotations), f"{path.name}: alert annotations"

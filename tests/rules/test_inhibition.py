@@ -39,17 +39,22 @@ def test_critical_tier_mutes_the_warning_tier_of_the_same_gpu_only(tmp_path: Pat
             alert("GPUThermalThrottling", severity="warning", gpuguard_action="fan_boost", **GPU_A),
             # another fault of the same GPU, not a lower tier of the same one: stays
             alert("GPUFanFailure", severity="critical", gpuguard_action="power_cap", fan="0", **GPU_A),
+            # the predictive power cap is no lower tier either: muting it would let its lease lapse
+            # and hand a GPU at its limit its full power back
+            alert("GPUTemperatureCriticalPredicted", severity="critical", gpuguard_action="power_cap",
+                  limit_source="model", **GPU_A),
             # the warning tier of the neighbouring GPU: stays
             alert("GPUTemperatureHigh", severity="warning", gpuguard_action="fan_boost", **GPU_B),
             alert("Watchdog", severity="none", gpuguard_action="heartbeat"),
         ])
-        am.wait_for_alerts(lambda alerts: len(alerts) == 7)
+        am.wait_for_alerts(lambda alerts: len(alerts) == 8)
         critical = am.find("GPUTemperatureCritical", UUID="GPU-aaaa")
         assert critical is not None
         for name in ("GPUTemperatureHigh", "GPUMemoryTemperatureHigh", "GPUThermalThrottling"):
             assert am.inhibited_by(name, UUID="GPU-aaaa") == [critical["fingerprint"]], name
         assert am.inhibited_by("GPUTemperatureCritical", UUID="GPU-aaaa") == []
         assert am.inhibited_by("GPUFanFailure", UUID="GPU-aaaa") == []
+        assert am.inhibited_by("GPUTemperatureCriticalPredicted", UUID="GPU-aaaa") == []
         assert am.inhibited_by("GPUTemperatureHigh", UUID="GPU-bbbb") == []
         assert am.inhibited_by("Watchdog") == []
 

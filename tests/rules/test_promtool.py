@@ -3,10 +3,12 @@ alert both firing and not firing, and they fail when a threshold moves."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.rules.shipped import PROMETHEUS, REPO, RULE_TESTS, RULES, alert_rules, load, tool
@@ -48,15 +50,23 @@ def test_unit_tests_cover_every_alert_firing_and_silent() -> None:
     assert names - silent == {"Watchdog"}, "alerts no test sees silent"
 
 
-def test_unit_tests_fail_when_the_critical_limit_moves(tmp_path: Path) -> None:
-    """The tests state 75 °C themselves: rendering 76 °C must break them."""
+@pytest.mark.parametrize(("overrides", "broken"), [
+    # the seed's line: 75 °C on the RTX 5090
+    ({"temperatureLimits": {"models": {"NVIDIA GeForce RTX 5090": {"criticalCelsius": 76}}}}, "thermal.yml"),
+    ({"temperatureLimits": {"models": {"NVIDIA GeForce RTX 5090": {"criticalCelsius": 76}}}}, "limits.yml"),
+    # critical at <= 3 °C of margin, the 75 °C default
+    ({"temperatureLimits": {"margin": {"criticalCelsius": 2}}}, "limits.yml"),
+    ({"temperatureLimits": {"default": {"criticalCelsius": 76}}}, "limits.yml"),
+])
+def test_unit_tests_fail_when_a_critical_limit_moves(tmp_path: Path, overrides: dict, broken: str) -> None:
+    """The tests state the limits themselves: rendering others must break them."""
     render = subprocess.run(
         [sys.executable, "-m", "gpuguard.render", "--out", str(tmp_path),
-         "--overrides", '{"thresholds": {"criticalCelsius": 76}}'],
+         "--overrides", json.dumps(overrides)],
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )
     assert render.returncode == 0, render.stderr
-    result = promtool("test", "rules", str(tmp_path / "rules" / "tests" / "thermal.yml"))
+    result = promtool("test", "rules", str(tmp_path / "rules" / "tests" / broken))
     assert result.returncode != 0
     assert "GPUTemperatureCritical" in result.stdout + result.stderr
 
@@ -75,7 +85,8 @@ def test_fast_job_keeps_only_thermal_series_and_normal_job_the_rest() -> None:
             keep = keep and (matched if relabel["action"] == "keep" else not matched)
         return keep
 
-    for thermal in ("DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_MEMORY_TEMP", "gpuguard_fan_speed_percent",
+    for thermal in ("DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_MEMORY_TEMP", "DCGM_FI_DEV_GPU_TEMP_LIMIT",
+                    "gpuguard_fan_speed_percent",
                     "gpuguard_fan_target_percent", "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS"):
         assert kept(fast, thermal) and not kept(normal, thermal), thermal
     for other in ("DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_SLOWDOWN_TEMP",

@@ -77,11 +77,23 @@ def test_overrides_move_addresses_and_keep_the_policy() -> None:
 
 
 def test_nested_override_merges_field_by_field() -> None:
-    rules = yaml.safe_load(render.render({"thresholds": {"criticalCelsius": 78}})["rules/gpuguard.rules.yml"])
-    alerts = {r["alert"]: r for g in rules["groups"] for r in g["rules"] if "alert" in r}
-    assert ">= 78" in alerts["GPUTemperatureCritical"]["expr"]
-    assert ">= 73" in alerts["GPUTemperatureHigh"]["expr"]  # the warning tier follows, 5 °C below
-    assert ">= 85" in alerts["GPUMemoryTemperatureHigh"]["expr"]  # untouched siblings stay
+    rendered = render.render({"temperatureLimits": {"default": {"criticalCelsius": 78},
+                                                    "models": {"NVIDIA H200": {"criticalCelsius": 80}}}})
+    rules = yaml.safe_load(rendered["rules/gpuguard.rules.yml"])
+    named = {r.get("alert") or r["record"]: r for g in rules["groups"] for r in g["rules"]}
+    critical = named["gpu:DCGM_FI_DEV_GPU_TEMP:critical_limit"]["expr"]
+    warning = named["gpu:DCGM_FI_DEV_GPU_TEMP:warning_limit"]["expr"]
+    assert '+ 78, "limit_source", "default"' in critical
+    assert '+ 70, "limit_source", "default"' in warning  # the default's warning stays
+    # a model named with its critical limit only: the warning tier 5 °C below
+    assert 'modelName="NVIDIA H200"} + 80, "limit_source", "model"' in critical
+    assert 'modelName="NVIDIA H200"} + 75, "limit_source", "model"' in warning
+    assert 'modelName="NVIDIA GeForce RTX 5090"} + 75, "limit_source", "model"' in critical  # shipped stay
+    assert ">= 85" in named["GPUMemoryTemperatureHigh"]["expr"]  # untouched siblings stay
+    policy = yaml.safe_load(rendered["actions/policy.yml"])
+    assert policy["temperature_limits"]["default"] == {"warning_celsius": 70, "critical_celsius": 78}
+    h200 = policy["temperature_limits"]["models"]["NVIDIA H200"]
+    assert h200 == {"warning_celsius": 75, "critical_celsius": 80}
 
 
 def test_bad_overrides_are_one_line_errors() -> None:

@@ -53,10 +53,16 @@ def test_policy_carries_the_seed_limits() -> None:
     assert policy["version"] == 1
     assert policy["host_label"] == "Hostname"
     failsafe = policy["failsafe"]
-    assert failsafe["critical_celsius"] == 75  # the seed's Temperature Guardian
-    assert failsafe["warning_celsius"] == 70  # 5 °C below unless configured
-    h100 = failsafe["models"]["NVIDIA H100 80GB HBM3"]
-    assert h100 != {"warning_celsius": 70, "critical_celsius": 75}  # the H100 has its own limits
+    seed = {"warning_celsius": 70, "critical_celsius": 75}  # the seed's Temperature Guardian
+    assert {k: failsafe[k] for k in seed} == seed  # the default
+    assert failsafe["models"] == {"NVIDIA GeForce RTX 5090": seed,
+                                  "NVIDIA RTX PRO 6000 Blackwell Workstation Edition": seed}
+    # per-board limits for every other board (issue 16): margin, thresholds, the default
+    limits = policy["temperature_limits"]
+    assert limits["models"] == failsafe["models"]
+    assert limits["margin"] == {"warning_celsius": 10, "critical_celsius": 3}
+    assert limits["board_threshold"] == {"warning_below_celsius": 10, "critical_below_celsius": 3}
+    assert limits["default"] == seed
     assert set(policy["actions"]) == {"fan_boost", "power_cap", "kill_workloads"}
     kill = [step["action"] for step in policy["actions"]["kill_workloads"]]
     assert kill == ["fan_boost", "kill_workloads"]  # fans to maximum, then the kill
