@@ -14,6 +14,8 @@ from gpuguard import nvml
 from gpuguard.actions.policy import PowerSetting
 
 _NO_INSTANCE = 0xFFFFFFFF
+# NVML's answers when the driver under it went away (unloaded, reloaded, upgraded): reopen and retry.
+DRIVER_GONE = ("UNINITIALIZED", "DRIVER_NOT_LOADED", "LIB_RM_VERSION_MISMATCH")
 
 
 class ActionFailed(RuntimeError):
@@ -30,7 +32,9 @@ class GpuOps:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._gpus: dict[str, nvml.Gpu] | None = None
+        self._generation = 0  # bumped at each reopen, so racing callers reopen once, not each
         self.last_error: str | None = None
+        self.reopens = 0
 
     def gpus(self) -> dict[str, nvml.Gpu]:
         """This node's GPUs by UUID; empty while NVML cannot be opened."""
@@ -48,18 +52,44 @@ class GpuOps:
     def gpu(self, uuid: str) -> nvml.Gpu | None:
         return self.gpus().get(uuid)
 
+    def _reopen(self, seen_generation: int) -> None:
+        """The driver went away under us: close NVML and rediscover on the next call."""
+        with self._lock:
+            if self._generation != seen_generation:
+                return  # another thread reopened already
+            self._generation += 1
+            self.reopens += 1
+            self._gpus = None
+            nvml.shutdown()
+
+    def _call(self, gpu: nvml.Gpu, function, *args):  # pynvml's calls are untyped
+        """`function(handle, *args)` on the GPU's current handle; reopens NVML once after a reload."""
+        for attempt in (1, 2):
+            generation = self._generation
+            current = self.gpu(gpu.uuid)
+            if current is None:
+                raise ActionFailed(f"{function.__name__}: GPU {gpu.uuid} not found ({self.last_error})")
+            try:
+                return function(current.handle, *args)
+            except pynvml.NVMLError as error:
+                if attempt == 1 and nvml.is_error(error, *DRIVER_GONE):
+                    self._reopen(generation)
+                    continue
+                raise _failure(function, error) from None
+        raise AssertionError("unreachable")
+
     # --- fans -----------------------------------------------------------------------------------
     def fan_boost(self, gpu: nvml.Gpu, speed: float | str) -> list[int]:
         """Every fan to `speed` percent (or the maximum), clamped to the driver's range."""
         count = self._fan_count(gpu)
         try:
-            low, high = pynvml.nvmlDeviceGetMinMaxFanSpeed(gpu.handle)
-        except pynvml.NVMLError:
+            low, high = self._call(gpu, pynvml.nvmlDeviceGetMinMaxFanSpeed)
+        except ActionFailed:
             low, high = 0, 100
         target = int(high if speed == "max" else min(max(round(float(speed)), low), high))
         applied = []
         for fan in range(count):
-            _call(pynvml.nvmlDeviceSetFanSpeed_v2, gpu.handle, fan, target)
+            self._call(gpu, pynvml.nvmlDeviceSetFanSpeed_v2, fan, target)
             applied.append(target)
         return applied
 
@@ -67,31 +97,31 @@ class GpuOps:
         """Default (automatic) fan control on every fan; returns how many fans."""
         count = self._fan_count(gpu)
         for fan in range(count):
-            _call(pynvml.nvmlDeviceSetDefaultFanSpeed_v2, gpu.handle, fan)
+            self._call(gpu, pynvml.nvmlDeviceSetDefaultFanSpeed_v2, fan)
         return count
 
     def _fan_count(self, gpu: nvml.Gpu) -> int:
-        count = _call(pynvml.nvmlDeviceGetNumFans, gpu.handle)
+        count = self._call(gpu, pynvml.nvmlDeviceGetNumFans)
         if not count:
             raise NotSupported("the GPU has no fans")
         return int(count)
 
     # --- power ----------------------------------------------------------------------------------
     def power_limit_mw(self, gpu: nvml.Gpu) -> int:
-        return int(_call(pynvml.nvmlDeviceGetPowerManagementLimit, gpu.handle))
+        return int(self._call(gpu, pynvml.nvmlDeviceGetPowerManagementLimit))
 
     def power_target_mw(self, gpu: nvml.Gpu, setting: PowerSetting) -> int:
         """The limit `setting` asks for on this GPU, clamped to the driver's constraints."""
-        low, high = _call(pynvml.nvmlDeviceGetPowerManagementLimitConstraints, gpu.handle)
+        low, high = self._call(gpu, pynvml.nvmlDeviceGetPowerManagementLimitConstraints)
         if setting.watts is not None:
             wanted = setting.watts * 1000
         else:
-            default = _call(pynvml.nvmlDeviceGetPowerManagementDefaultLimit, gpu.handle)
+            default = self._call(gpu, pynvml.nvmlDeviceGetPowerManagementDefaultLimit)
             wanted = default * float(setting.fraction_of_default or 1.0)
         return int(min(max(round(wanted), low), high))
 
     def set_power_limit(self, gpu: nvml.Gpu, milliwatts: int) -> int:
-        _call(pynvml.nvmlDeviceSetPowerManagementLimit, gpu.handle, milliwatts)
+        self._call(gpu, pynvml.nvmlDeviceSetPowerManagementLimit, milliwatts)
         now = self.power_limit_mw(gpu)
         if abs(now - milliwatts) > 1000:
             raise ActionFailed(f"power limit reads back {now} mW after setting {milliwatts} mW")
@@ -100,8 +130,21 @@ class GpuOps:
     # --- processes and sensors ------------------------------------------------------------------
     def processes(self, gpu: nvml.Gpu, instance: int | None = None) -> set[int]:
         """PIDs NVML reports on the GPU (compute and graphics); with `instance`, on that MIG instance."""
+        generation = self._generation
+        try:
+            return self._processes(gpu, instance)
+        except ActionFailed as error:
+            if not any(name in str(error) for name in DRIVER_GONE):
+                raise
+        self._reopen(generation)
+        return self._processes(gpu, instance)
+
+    def _processes(self, gpu: nvml.Gpu, instance: int | None) -> set[int]:
+        current = self.gpu(gpu.uuid)
+        if current is None:
+            raise ActionFailed(f"GPU {gpu.uuid} not found ({self.last_error})")
         pids: set[int] = set()
-        for handle, filter_instance in self._handles(gpu, instance):
+        for handle, filter_instance in self._handles(current, instance):
             for getter in (pynvml.nvmlDeviceGetComputeRunningProcesses,
                            pynvml.nvmlDeviceGetGraphicsRunningProcesses):
                 try:
@@ -139,14 +182,11 @@ class GpuOps:
         return len(self._handles(gpu, instance)) > 1
 
     def temperature(self, gpu: nvml.Gpu) -> float:
-        return float(_call(pynvml.nvmlDeviceGetTemperature, gpu.handle, pynvml.NVML_TEMPERATURE_GPU))
+        return float(self._call(gpu, pynvml.nvmlDeviceGetTemperature, pynvml.NVML_TEMPERATURE_GPU))
 
 
-def _call(function, *args):  # thin wrapper over pynvml's untyped calls
-    try:
-        return function(*args)
-    except pynvml.NVMLError as error:
-        name = nvml.error_name(error)
-        if name == "NOT_SUPPORTED":
-            raise NotSupported(f"{function.__name__}: NOT_SUPPORTED") from None
-        raise ActionFailed(f"{function.__name__}: {name}") from None
+def _failure(function, error: pynvml.NVMLError) -> ActionFailed:
+    name = nvml.error_name(error)
+    if name == "NOT_SUPPORTED":
+        return NotSupported(f"{function.__name__}: NOT_SUPPORTED")
+    return ActionFailed(f"{function.__name__}: {name}")

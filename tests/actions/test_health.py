@@ -130,3 +130,24 @@ def test_repeat_kills_a_workload_restarted_on_the_hot_gpu(node, start_receiver) 
     assert receiver.post(notification(critical)).status_code == 200
     receiver.wait_decisions(action="kill_workloads", result="duplicate")
     assert len(receiver.decisions(action="kill_workloads", result="killed")) == 2
+
+
+def test_driver_reload_then_kill_and_cap(node, start_receiver) -> None:
+    """After a driver reload NVML answers UNINITIALIZED to the old session: the receiver reopens it."""
+    sim = node()
+    policy = policy_with(actions={**CONTRACT_POLICY["actions"],
+                                  "kill_workloads": [{"action": "kill_workloads", "grace_seconds": 1}],
+                                  "power_cap": [{"action": "power_cap", "fraction_of_default": 0.7}]})
+    receiver = start_receiver(policy=policy, env=sim.env)
+    sim.driver_reload()
+    workload = sim.start_workload(0, watts=300.0)
+    uuid0 = uuid_of(sim, 0)
+    cap = alert(uuid=uuid0, action="power_cap", alertname="GPUTemperatureCriticalPredicted", fingerprint="c1")
+    critical = alert(uuid=uuid0, action="kill_workloads", alertname="GPUTemperatureCritical")
+    assert receiver.post(notification(cap, critical)).status_code == 200
+    done = receiver.wait_decisions(action="kill_workloads", result="killed")[0]
+    assert done["terminated"] == [workload.pid]
+    receiver.wait_decisions(action="power_cap", result="applied")
+    assert sim.status()["gpus"][0]["power_limit_w"] == 575.0 * 0.7
+    assert not receiver.decisions(result="failed")
+    assert health(receiver) == (200, "OK")
