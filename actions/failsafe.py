@@ -76,8 +76,12 @@ class Failsafe:
             except ActionFailed as error:
                 engine.audit.record("failsafe_read_failed", uuid=uuid, detail=str(error))
                 continue
-            limits = self.policy.thresholds_for(gpu.name)
-            context = {"source": "failsafe", "uuid": uuid, "gpu": str(gpu.index), "celsius": celsius}
+            # The same per-board limits as the rules (config.libsonnet's temperatureLimits), from what
+            # the board reports through NVML: the local path never kills where Prometheus would not.
+            limits = self.policy.limits().for_board(gpu.name, celsius,
+                                                    **engine.ops.board_limits_readings(gpu))
+            context = {"source": "failsafe", "uuid": uuid, "gpu": str(gpu.index), "celsius": celsius,
+                       "limit_source": limits.source, "critical_celsius": limits.critical_celsius}
             if celsius >= limits.warning_celsius and uuid not in self._boosted:
                 self._boosted.add(uuid)
                 engine.run_step(Step(action="fan_boost", speed_percent="max"), gpu, None, HOLDER, None,

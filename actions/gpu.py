@@ -35,6 +35,7 @@ class GpuOps:
         self._generation = 0  # bumped at each reopen, so racing callers reopen once, not each
         self.last_error: str | None = None
         self.reopens = 0
+        self._thresholds: dict[tuple[int, str], dict[str, float | None]] = {}
 
     def gpus(self) -> dict[str, nvml.Gpu]:
         """This node's GPUs by UUID; empty while NVML cannot be opened."""
@@ -180,6 +181,28 @@ class GpuOps:
 
     def has_instance(self, gpu: nvml.Gpu, instance: int) -> bool:
         return len(self._handles(gpu, instance)) > 1
+
+    def board_limits_readings(self, gpu: nvml.Gpu) -> dict[str, float | None]:
+        """What the board reports for the per-board limits (None: not reported): its thermal margin
+        (read each time: it moves with the temperature) and its slowdown and maximum operating
+        temperatures (read once per NVML session)."""
+        with self._lock:
+            cached = self._thresholds.get((self._generation, gpu.uuid))
+        if cached is None:
+            cached = {}
+            for key, kind in (("slowdown", pynvml.NVML_TEMPERATURE_THRESHOLD_SLOWDOWN),
+                              ("max_operating", pynvml.NVML_TEMPERATURE_THRESHOLD_GPU_MAX)):
+                try:
+                    cached[key] = float(self._call(gpu, pynvml.nvmlDeviceGetTemperatureThreshold, kind))
+                except ActionFailed:
+                    cached[key] = None
+            with self._lock:
+                self._thresholds[(self._generation, gpu.uuid)] = cached
+        try:
+            margin: float | None = float(self._call(gpu, pynvml.nvmlDeviceGetMarginTemperature))
+        except ActionFailed:
+            margin = None
+        return {"margin": margin, **cached}
 
     def temperature(self, gpu: nvml.Gpu) -> float:
         return float(self._call(gpu, pynvml.nvmlDeviceGetTemperature, pynvml.NVML_TEMPERATURE_GPU))

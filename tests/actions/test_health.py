@@ -151,3 +151,23 @@ def test_driver_reload_then_kill_and_cap(node, start_receiver) -> None:
     assert sim.status()["gpus"][0]["power_limit_w"] == 575.0 * 0.7
     assert not receiver.decisions(result="failed")
     assert health(receiver) == (200, "OK")
+
+
+def test_failsafe_applies_the_boards_own_margin(node, start_receiver) -> None:
+    """Issue 16: the failsafe takes the per-board limits the rules use, from what the board reports
+    through NVML. The simulated H100 idles at 29 °C with 60 °C of margin; a policy whose margin tier
+    calls that critical (and whose default never would) kills through the margin alone."""
+    sim = node(profile="dgx-h100")
+    policy = policy_with(
+        heartbeat={"alertname": "Watchdog", "timeout_seconds": 1},
+        failsafe={**CONTRACT_POLICY["failsafe"], "grace_seconds": 1},
+        temperature_limits={"models": {},
+                            "margin": {"warning_celsius": 65, "critical_celsius": 62},
+                            "board_threshold": {"warning_below_celsius": 10, "critical_below_celsius": 3},
+                            "default": {"warning_celsius": 120, "critical_celsius": 125}})
+    receiver = start_receiver(policy=policy, env=sim.env)
+    workload = sim.start_workload(0, watts=100.0)
+    done = receiver.wait_decisions(action="kill_workloads", result="killed", timeout=20)[0]
+    assert done["terminated"] == [workload.pid]
+    assert done["limit_source"] == "margin" and done["source"] == "failsafe"
+    assert abs(done["critical_celsius"] - (done["celsius"] + 60 - 62)) <= 1  # read a moment apart
