@@ -172,7 +172,17 @@
       powerCapFraction: 0.7,
       killGraceSeconds: 5,
       killsPerMinute: 20,
-      protectedProcessNames: ['nvidia-persistenced', 'nv-hostengine', 'dcgm-exporter', 'Xorg'],
+      // Never signalled: matched on the process's real executable (/proc/PID/exe), which its owner
+      // cannot set; comm and argv[0] are never trusted (`exec -a dcgm-exporter job` is still a job).
+      protectedExecutables: [
+        '/usr/bin/nvidia-persistenced',
+        '/usr/bin/nv-hostengine',
+        '/usr/bin/dcgm-exporter',
+        '/usr/bin/Xorg',
+        '/usr/lib/xorg/Xorg',
+      ],
+      // Deprecated: executable file names, honoured only for files no user but root could have placed.
+      protectedProcessNames: [],
       protectedUsers: [],
       protectedCgroups: [],
     },

@@ -44,6 +44,7 @@ local lib = import 'rules/lib.libsonnet';
     },
     fallback_power_cap: { fraction_of_default: p.powerCapFraction },
     protected: {
+      executables: p.protectedExecutables,
       process_names: p.protectedProcessNames,
       users: p.protectedUsers,
       cgroups: p.protectedCgroups,

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class ProcessInfo:
+    """What protections match on: only what the process's owner cannot set (not comm or argv[0])."""
+
     pid: int
-    name: str  # /proc/PID/comm
-    argv0: str  # basename of the first argument
+    exe: str  # /proc/PID/exe, resolved ("" when unreadable)
+    exe_trusted: bool  # the executable and its folder are root's and writable by nobody else
     uid: int
     user: str
     cgroups: tuple[str, ...]
@@ -48,20 +50,40 @@ def _proc(pid: int, name: str) -> bytes:
 def read_process(pid: int) -> ProcessInfo | None:
     """What the protections match on; None when the process is gone."""
     try:
-        name = _proc(pid, "comm").decode(errors="replace").strip()
-        raw = _proc(pid, "cmdline")
         status = _proc(pid, "status").decode(errors="replace").splitlines()
         uid = next(int(line.split()[1]) for line in status if line.startswith("Uid:"))
         cgroup_lines = _proc(pid, "cgroup").decode(errors="replace").splitlines()
     except (OSError, StopIteration, ValueError):
         return None
-    argv0 = os.path.basename(raw.split(b"\0", 1)[0].decode(errors="replace")) if raw else ""
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
+    except OSError:  # a kernel thread, or gone
+        exe = ""
     try:
         user = pwd.getpwuid(uid).pw_name
     except KeyError:
         user = str(uid)
     cgroups = tuple(line.split(":", 2)[2] for line in cgroup_lines if line.count(":") >= 2)
-    return ProcessInfo(pid=pid, name=name, argv0=argv0, uid=uid, user=user, cgroups=cgroups)
+    return ProcessInfo(pid=pid, exe=exe, exe_trusted=bool(exe) and _root_only(exe), uid=uid, user=user,
+                       cgroups=cgroups)
+
+
+def _root_only(path: str) -> bool:
+    """The file and every folder above it belong to root and only root may write them: no other
+    user could have put an executable at this path."""
+    current = path
+    while True:
+        try:
+            st = os.lstat(current)
+        except OSError:
+            return False
+        if st.st_uid != 0 or st.st_mode & 0o022:
+            # A sticky world-writable folder (/tmp) still lets anyone add files: not root-only either.
+            return False
+        parent = os.path.dirname(current)
+        if parent == current:
+            return True
+        current = parent
 
 
 def never_touch() -> dict[int, str]:
@@ -69,11 +91,17 @@ def never_touch() -> dict[int, str]:
     return {1: "init", os.getpid(): "receiver", os.getppid(): "receiver_parent"}
 
 
-def protection(info: ProcessInfo, names: frozenset[str], users: frozenset[str],
-               cgroups: tuple[str, ...]) -> str | None:
-    """Why the policy protects this process, or None."""
-    if info.name in names or info.argv0 in names:
-        return f"name {info.name}"
+def protection(info: ProcessInfo, executables: frozenset[str], names: frozenset[str],
+               users: frozenset[str], cgroups: tuple[str, ...]) -> str | None:
+    """Why the policy protects this process, or None.
+
+    `executables` are absolute paths of /proc/PID/exe; `names` (the deprecated `process_names`) match
+    the executable's file name, and only when no user but root could have placed that file.
+    """
+    if info.exe and info.exe in executables:
+        return f"executable {info.exe}"
+    if info.exe_trusted and os.path.basename(info.exe) in names:
+        return f"executable {info.exe} (process_names)"
     if info.user in users or str(info.uid) in users:
         return f"user {info.user}"
     for path in info.cgroups:

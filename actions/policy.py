@@ -8,6 +8,7 @@ problem is reported as one line naming the offending path, so an operator never 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,8 @@ class Policy:
     model_thresholds: dict[str, Thresholds]
     actions: dict[str, tuple[Step, ...]]
     fallback_power_cap: PowerSetting
-    protected_names: frozenset[str]
+    protected_executables: frozenset[str]
+    protected_names: frozenset[str]  # deprecated `process_names`: executable file names
     protected_users: frozenset[str]
     protected_cgroups: tuple[str, ...]
     kills_per_minute: int
@@ -337,7 +339,12 @@ def parse_policy(data: Any, source: str = "policy") -> Policy:
     fallback = r.power(top.get("fallback_power_cap", {"fraction_of_default": 0.7}), "fallback_power_cap")
 
     protected = r.mapping(top.get("protected") or {}, "protected")
-    r.only(protected, "protected", {"process_names", "users", "cgroups"})
+    r.only(protected, "protected", {"executables", "process_names", "users", "cgroups"})
+    executables = r.strings(protected.get("executables"), "protected.executables")
+    for path in executables:
+        if not path.startswith("/") or path != os.path.normpath(path):
+            raise r.fail("protected.executables", f"{path!r} is not an absolute, normalised path "
+                         "(protection matches /proc/PID/exe, which a user cannot set)")
     limits = r.mapping(top.get("limits") or {}, "limits")
     r.only(limits, "limits", {"kills_per_minute"})
     kills = limits.get("kills_per_minute", 20)
@@ -355,6 +362,7 @@ def parse_policy(data: Any, source: str = "policy") -> Policy:
         model_thresholds=models,
         actions=actions,
         fallback_power_cap=fallback,
+        protected_executables=frozenset(executables),
         protected_names=frozenset(r.strings(protected.get("process_names"), "protected.process_names")),
         protected_users=frozenset(r.strings(users, "protected.users")),
         protected_cgroups=tuple(r.strings(protected.get("cgroups"), "protected.cgroups")),

@@ -126,7 +126,8 @@ class WorkloadKiller:
                 engine.decide("kill_workloads", "gone", pid=pid, **context)
                 continue
             target.info = kill.read_process(pid)
-            why = kill.protection(target.info, policy.protected_names, policy.protected_users,
+            why = kill.protection(target.info, policy.protected_executables, policy.protected_names,
+                                  policy.protected_users,
                                   policy.protected_cgroups) if target.info else None
             if why is not None:
                 engine.decide("kill_workloads", "protected", pid=pid, reason=why, **context)

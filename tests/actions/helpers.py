@@ -41,7 +41,9 @@ CONTRACT_POLICY: dict[str, Any] = {
     },
     "fallback_power_cap": {"fraction_of_default": 0.7},
     "protected": {
-        "process_names": ["nvidia-persistenced", "nv-hostengine", "dcgm-exporter", "Xorg"],
+        "executables": ["/usr/bin/nvidia-persistenced", "/usr/bin/nv-hostengine", "/usr/bin/dcgm-exporter",
+                        "/usr/bin/Xorg", "/usr/lib/xorg/Xorg"],
+        "process_names": [],
         "users": [],
         "cgroups": [],
     },

@@ -19,7 +19,14 @@ def test_contract_example_is_valid() -> None:
     assert policy.thresholds_for("NVIDIA H100 80GB HBM3").critical_celsius == 85
     assert [s.action for s in policy.actions["kill_workloads"]] == ["fan_boost", "kill_workloads"]
     assert policy.actions["kill_workloads"][1].grace_seconds == 5
-    assert "Xorg" in policy.protected_names and policy.kills_per_minute == 20
+    assert "/usr/bin/dcgm-exporter" in policy.protected_executables and policy.kills_per_minute == 20
+
+
+def test_protected_executables_must_be_absolute(tmp_path: Path) -> None:
+    for bad in ("dcgm-exporter", "/usr/bin/../tmp/x", "./dcgm-exporter"):
+        policy = policy_with(protected={"executables": [bad]})
+        with pytest.raises(PolicyError, match="absolute, normalised path"):
+            parse_policy(policy)
 
 
 def test_shipped_policy_is_valid() -> None:

@@ -84,7 +84,7 @@ def test_kill_spares_protected_and_other_gpu(node, start_receiver, tmp_path: Pat
     policy = policy_with(
         actions={**CONTRACT_POLICY["actions"],
                  "kill_workloads": [{"action": "kill_workloads", "grace_seconds": 1}]},
-        protected={"process_names": ["guarded-job"]})
+        protected={"executables": [str(guarded)]})
     receiver = start_receiver(policy=policy, env=sim.env)
     assert receiver.post(notification(alert(uuid=uuid0, action="kill_workloads"))).status_code == 200
     done = receiver.wait_decisions(action="kill_workloads", result="killed")[0]
