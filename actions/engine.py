@@ -39,8 +39,9 @@ class Engine:
         self.metrics = metrics
         self.dry_run = dry_run
         self.lock = threading.RLock()
-        self.state: dict[str, Any] = store.load()
-        self.started = time.time()
+        self.state, self.state_problem = store.load()
+        # Silence is measured on the monotonic clock: a wall-clock step never holds the failsafe off.
+        self._heard_at = time.monotonic()
         self.lanes = Lanes(self._lane_error)
         self.killer = WorkloadKiller(self)
         self._queue: queue.Queue[tuple[float, Notification] | None] = queue.Queue()
@@ -229,13 +230,15 @@ class Engine:
     def heartbeat(self, received: float) -> None:
         with self.lock:
             self.state["last_heartbeat"] = received
+            self._heard_at = time.monotonic()
         self.metrics.last_heartbeat.set(received)
         self.audit.record("heartbeat", received=received)
         self.save()
 
-    def last_heartbeat(self) -> float:
+    def silent_seconds(self) -> float:
+        """Seconds since the last heartbeat (or since start, before the first)."""
         with self.lock:
-            return max(float(self.state.get("last_heartbeat", 0.0)), self.started)
+            return time.monotonic() - self._heard_at
 
     # --- overrides ------------------------------------------------------------------------------
     def hold(self, gpu: nvml.Gpu, kind: str, holder: str, request: dict[str, Any], expires: float | None,
@@ -418,6 +421,9 @@ class Engine:
     # --- restart --------------------------------------------------------------------------------
     def reconcile(self) -> None:
         """After a restart: restore what lapsed while we were down, re-assert what is still held."""
+        if self.state_problem is not None:
+            self.audit.record("state_set_aside", detail=self.state_problem)
+            self._reset_unknown_overrides()
         now = time.time()
         with self.lock:
             overrides = self.state["overrides"]
@@ -441,6 +447,28 @@ class Engine:
             if held:
                 self.lanes.submit(uuid, self._apply, key, {"uuid": uuid, "reason": "reconcile"})
         self.expire(now)
+
+
+    def _reset_unknown_overrides(self) -> None:
+        """The state was lost, so what this receiver had changed is unknown: put every GPU's power
+        limit back to the driver's default where it is below it, and its fans back to automatic."""
+        for gpu in self.ops.gpus().values():
+            context = {"uuid": gpu.uuid, "gpu": str(gpu.index), "reason": "state_set_aside"}
+            if self.dry_run:
+                self.decide("power_restore", "dry_run", **context)
+                continue
+            try:
+                restored = self.ops.reset_power_limit_if_capped(gpu)
+                if restored is not None:
+                    self.decide("power_restore", "restored", milliwatts=restored, **context)
+            except ActionFailed as error:
+                self.decide("power_restore", "failed", detail=str(error), **context)
+            try:
+                self.decide("fan_restore", "restored", fans=self.ops.fan_restore(gpu), **context)
+            except NotSupported:
+                pass
+            except ActionFailed as error:
+                self.decide("fan_restore", "failed", detail=str(error), **context)
 
 
 def _power_dict(setting: PowerSetting) -> dict[str, float]:

@@ -53,7 +53,7 @@ class Failsafe:
     def tick(self, now: float) -> None:
         engine = self.engine
         engine.expire(now)
-        silent_for = now - engine.last_heartbeat()
+        silent_for = engine.silent_seconds()
         silent = silent_for > self.policy.heartbeat_timeout_seconds
         if silent and not self.active:
             self.active = True

@@ -121,6 +121,13 @@ class GpuOps:
             wanted = default * float(setting.fraction_of_default or 1.0)
         return int(min(max(round(wanted), low), high))
 
+    def reset_power_limit_if_capped(self, gpu: nvml.Gpu) -> int | None:
+        """The driver's default power limit back where the limit is below it; the new limit, or None."""
+        default = int(self._call(gpu, pynvml.nvmlDeviceGetPowerManagementDefaultLimit))
+        if self.power_limit_mw(gpu) >= default:
+            return None
+        return self.set_power_limit(gpu, default)
+
     def set_power_limit(self, gpu: nvml.Gpu, milliwatts: int) -> int:
         self._call(gpu, pynvml.nvmlDeviceSetPowerManagementLimit, milliwatts)
         now = self.power_limit_mw(gpu)

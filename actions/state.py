@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,34 @@ class StateError(RuntimeError):
 
 def empty_state() -> dict[str, Any]:
     return {"version": STATE_VERSION, "overrides": {}, "kills": {}, "last_heartbeat": 0.0}
+
+
+def shape_problem(data: Any) -> str | None:
+    """What is wrong with a parsed state document, or None: every field the engine reads is checked."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    if data.get("version") != STATE_VERSION:
+        return f"of an unknown format (version {data.get('version')!r})"
+    if not isinstance(data.get("overrides", {}), dict) or not isinstance(data.get("kills", {}), dict):
+        return "of the wrong shape (overrides and kills must be objects)"
+    if not _number(data.get("last_heartbeat", 0.0)):
+        return "of the wrong shape (last_heartbeat must be a number)"
+    for key, record in data.get("overrides", {}).items():
+        if not (isinstance(record, dict) and isinstance(record.get("uuid"), str)
+                and record.get("kind") in ("fan_boost", "power_cap")
+                and isinstance(record.get("holders"), dict)
+                and (record.get("saved_mw") is None or _number(record["saved_mw"]))
+                and all(isinstance(h, dict) and (h.get("expires") is None or _number(h["expires"]))
+                        and isinstance(h.get("request"), dict) for h in record["holders"].values())):
+            return f"of the wrong shape (override {key!r})"
+    for key, kill in data.get("kills", {}).items():
+        if not (isinstance(kill, dict) and _number(kill.get("ts")) and isinstance(kill.get("done"), bool)):
+            return f"of the wrong shape (kill {key!r})"
+    return None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class StateStore:
@@ -41,22 +70,32 @@ class StateStore:
             raise StateError(f"state folder {self.directory} is not writable: {error.strerror or error}") \
                 from None
 
-    def load(self) -> dict[str, Any]:
-        """The saved state, or an empty one; an unreadable file is set aside, never silently lost."""
+    def load(self) -> tuple[dict[str, Any], str | None]:
+        """The saved state, or an empty one with why: a file that is unreadable, truncated or of the
+        wrong shape is set aside (renamed, never lost) so the receiver starts rather than crash-loops."""
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return empty_state()
+            return empty_state(), None
         except (OSError, ValueError) as error:
-            aside = self.path.with_suffix(".corrupt")
-            with contextlib.suppress(OSError):
-                os.replace(self.path, aside)
-            raise StateError(f"state file {self.path} is unreadable ({error}); moved to {aside}") from None
-        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
-            raise StateError(f"state file {self.path} has an unknown format")
+            return empty_state(), self._set_aside(f"unreadable ({error})")
+        problem = shape_problem(data)
+        if problem is not None:
+            return empty_state(), self._set_aside(problem)
         state = empty_state()
         state.update({k: data[k] for k in state if k in data})
-        return state
+        now = time.time()
+        if state["last_heartbeat"] > now:  # written before the clock stepped back: not a heartbeat
+            state["last_heartbeat"] = 0.0
+        return state, None
+
+    def _set_aside(self, why: str) -> str:
+        aside = self.path.with_name(f"state.json.corrupt-{int(time.time())}")
+        try:
+            os.replace(self.path, aside)
+        except OSError as error:
+            return f"state file {self.path} is {why}; could not set it aside: {error.strerror or error}"
+        return f"state file {self.path} is {why}; set aside as {aside.name}"
 
     def save(self, state: dict[str, Any]) -> None:
         self.write(self.serialize(state))

@@ -20,19 +20,45 @@ def test_roundtrip_and_no_temporary_left(tmp_path: Path) -> None:
     state["overrides"]["GPU-1/power_cap"] = {"uuid": "GPU-1", "kind": "power_cap", "holders": {},
                                             "saved_mw": 575000, "applied": 402500}
     store.save(state)
-    assert store.load() == state
+    assert store.load() == (state, None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
 
 
 def test_missing_file_is_empty_state(tmp_path: Path) -> None:
-    assert StateStore(tmp_path).load() == {"version": 1, "overrides": {}, "kills": {}, "last_heartbeat": 0.0}
+    assert StateStore(tmp_path).load() == (
+        {"version": 1, "overrides": {}, "kills": {}, "last_heartbeat": 0.0}, None)
 
 
 def test_corrupt_file_is_set_aside(tmp_path: Path) -> None:
     (tmp_path / "state.json").write_text('{"version": 1, "overr')
-    with pytest.raises(StateError, match="unreadable"):
-        StateStore(tmp_path).load()
-    assert (tmp_path / "state.corrupt").exists() and not (tmp_path / "state.json").exists()
+    state, problem = StateStore(tmp_path).load()
+    assert state == empty_state() and "is unreadable" in problem
+    assert "set aside as state.json.corrupt-" in problem
+    [aside] = tmp_path.glob("state.json.corrupt-*")
+    assert aside.read_text() == '{"version": 1, "overr' and not (tmp_path / "state.json").exists()
+
+
+@pytest.mark.parametrize("document", [
+    [1, 2],
+    {"version": 1, "overrides": [], "kills": {}},
+    {"version": 1, "overrides": {"GPU-1/power_cap": 5}, "kills": {}},
+    {"version": 1, "overrides": {"k": {"uuid": "GPU-1", "kind": "power_cap", "holders": {"h": 3}}}},
+    {"version": 1, "overrides": {}, "kills": {"k": {"ts": "yesterday", "done": True}}},
+    {"version": 1, "overrides": {}, "kills": {}, "last_heartbeat": "now"},
+    {"version": 7, "overrides": {}, "kills": {}},
+])
+def test_wrong_shape_is_set_aside(tmp_path: Path, document) -> None:
+    (tmp_path / "state.json").write_text(json.dumps(document))
+    state, problem = StateStore(tmp_path).load()
+    assert state == empty_state() and problem is not None and "set aside" in problem
+    assert len(list(tmp_path.glob("state.json.corrupt-*"))) == 1
+
+
+def test_heartbeat_from_the_future_is_dropped(tmp_path: Path) -> None:
+    """Written before the clock stepped back: it must not count as a recent heartbeat."""
+    future = {**empty_state(), "last_heartbeat": 4_000_000_000.0}
+    (tmp_path / "state.json").write_text(json.dumps(future))
+    assert StateStore(tmp_path).load()[0]["last_heartbeat"] == 0.0
 
 
 def test_dry_run_store_writes_nothing(tmp_path: Path) -> None:
@@ -45,7 +71,7 @@ def test_writer_killed_mid_loop_leaves_a_whole_file(tmp_path: Path) -> None:
     code = f"""
 import sys
 from pathlib import Path
-from gpuguard.actions.state import StateStore, empty_state
+from gpuguard.actions.state import StateError, StateStore, empty_state
 store = StateStore(Path({str(tmp_path)!r}))
 state = empty_state()
 state["kills"] = {{f"k{{i}}": {{"ts": i, "done": True}} for i in range(2000)}}

@@ -4,6 +4,7 @@ when a loop, NVML or the disk fails; a full disk never stops a kill; failed kill
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,3 +172,48 @@ def test_failsafe_applies_the_boards_own_margin(node, start_receiver) -> None:
     assert done["terminated"] == [workload.pid]
     assert done["limit_source"] == "margin" and done["source"] == "failsafe"
     assert abs(done["critical_celsius"] - (done["celsius"] + 60 - 62)) <= 1  # read a moment apart
+
+
+def test_truncated_state_after_a_cap_restores_the_driver_defaults(node, start_receiver,
+                                                                  tmp_path: Path) -> None:
+    """A state file cut short (a crash on a full disk) loses what was saved: the next start sets it
+    aside, says so, and puts the capped GPU back to its default limit and its fans on automatic."""
+    sim = node()
+    policy = policy_with(actions={**CONTRACT_POLICY["actions"],
+                                  "power_cap": [{"action": "fan_boost", "speed_percent": 100},
+                                                {"action": "power_cap", "fraction_of_default": 0.7}]})
+    state_dir = tmp_path / "state"
+    first = start_receiver(policy=policy, env=sim.env, state_dir=state_dir)
+    cap = alert(uuid=uuid_of(sim, 0), action="power_cap", alertname="GPUTemperatureCriticalPredicted")
+    assert first.post(notification(cap)).status_code == 200
+    first.wait_decisions(action="power_cap", result="applied")
+    first.wait_decisions(action="fan_boost", result="applied")
+    first.process.kill()
+    first.process.wait()
+    saved = (state_dir / "state.json").read_bytes()
+    (state_dir / "state.json").write_bytes(saved[: len(saved) // 2])
+    assert sim.status()["gpus"][0]["power_limit_w"] == 575.0 * 0.7
+
+    second = start_receiver(policy=policy, env=sim.env, state_dir=state_dir)
+    second.wait_decisions(action="power_restore", result="restored")
+    [aside] = [e for e in second.audit() if e["event"] == "state_set_aside"]
+    assert "is unreadable" in aside["detail"] and "set aside as state.json.corrupt-" in aside["detail"]
+    gpu0 = sim.status()["gpus"][0]
+    assert gpu0["power_limit_w"] == 575.0
+    wait_for(lambda: not any(fan["manual"] for fan in sim.status()["gpus"][0]["fans"]),
+             what="GPU 0's fans back on automatic")
+    assert list(state_dir.glob("state.json.corrupt-*"))
+    assert health(second) == (200, "OK")
+
+
+def test_a_heartbeat_saved_before_a_clock_step_does_not_hold_the_failsafe_off(node, start_receiver,
+                                                                             tmp_path: Path) -> None:
+    sim = node()
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    future = {"version": 1, "overrides": {}, "kills": {}, "last_heartbeat": 4_000_000_000.0}
+    (state_dir / "state.json").write_text(json.dumps(future))
+    policy = policy_with(heartbeat={"alertname": "Watchdog", "timeout_seconds": 1})
+    receiver = start_receiver(policy=policy, env=sim.env, state_dir=state_dir)
+    wait_for(lambda: [e for e in receiver.audit() if e["event"] == "failsafe_engaged"], timeout=15,
+             what="the failsafe to engage one heartbeat timeout after start")
