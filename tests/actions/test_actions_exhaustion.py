@@ -110,7 +110,8 @@ def test_kill_within_15s_while_1100_connections_are_held(node, limited_receiver,
     port = int(receiver.url.rsplit(":", 1)[1])
     limit = receiver.metric("gpuguard_actions_http_connections_limit")
     assert limit is not None and limit <= FILE_LIMIT - 256, "the cap must leave the reserve free"
-    with IdleClients(port, partial=partial):
+    with IdleClients(port, partial=partial) as clients:
+        wait_for(lambda: clients.established >= 1000, timeout=60, what="1,000 idle connections")
         wait_for(lambda: shed(receiver) >= ATTACKERS - limit, timeout=30,
                  what="the receiver to shed idle connections over its cap")
         start = time.monotonic()

@@ -31,6 +31,7 @@ class IdleClients:
         self.selector = selectors.DefaultSelector()
         self.stopping = threading.Event()
         self.opened = 0
+        self.established = 0  # connect() completed (in the server's accept queue, or accepted)
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _open(self) -> None:
@@ -38,19 +39,27 @@ class IdleClients:
         sock.setblocking(False)
         with contextlib.suppress(BlockingIOError):
             sock.connect(("127.0.0.1", self.port))
-        self.selector.register(sock, selectors.EVENT_READ)
+        self.selector.register(sock, selectors.EVENT_WRITE)
         self.opened += 1
+
+    def _connected(self, sock: socket.socket) -> bool:
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            return False
+        self.established += 1
+        self.selector.modify(sock, selectors.EVENT_READ)
         if self.partial:
-            # Connected or queued in the backlog: the bytes wait in the kernel either way.
             with contextlib.suppress(OSError):
                 sock.send(self.partial)
+        return True
 
     def _run(self) -> None:
         for _ in range(self.count):
             self._open()
         while not self.stopping.is_set():
             closed = 0
-            for key, _ in self.selector.select(timeout=0.1):
+            for key, events in self.selector.select(timeout=0.1):
+                if events & selectors.EVENT_WRITE and self._connected(key.fileobj):  # type: ignore[arg-type]
+                    continue
                 try:
                     data = key.fileobj.recv(4096)  # type: ignore[union-attr]
                 except (BlockingIOError, InterruptedError):
