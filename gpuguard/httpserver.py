@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
 import os
 import resource
 import socket
@@ -118,7 +117,6 @@ class BoundedHTTPServer(ThreadingHTTPServer):
         self.max_connections = connection_cap(self.limits.max_connections)
         self.tls = tls
         self._connections: dict[int, Connection] = {}
-        self._ids = itertools.count()
         self._lock = threading.Condition()
         self._accept_delay = 0.0
         self._closing = threading.Event()
@@ -131,7 +129,9 @@ class BoundedHTTPServer(ThreadingHTTPServer):
 
     # --- accepting --------------------------------------------------------------------------------
     def get_request(self) -> tuple[Any, Any]:
-        self._make_room()
+        if not self._make_room():
+            # Every connection is mid-request: new ones wait in the backlog until one ends.
+            raise OSError(errno.EAGAIN, "connection cap reached")
         try:
             sock, address = self.socket.accept()
         except OSError as error:
@@ -149,15 +149,25 @@ class BoundedHTTPServer(ThreadingHTTPServer):
             except (OSError, ValueError):
                 sock.close()
                 raise
+        # Counted from accept, before its thread exists, so a burst of accepts cannot overshoot the cap.
+        with self._lock:
+            self._connections[id(sock)] = Connection(sock, time.monotonic() + self.limits.header_timeout)
         return sock, address
 
-    def _make_room(self) -> None:
+    def shutdown_request(self, request: Any) -> None:
+        # Every path that ends a connection comes here (thread done, thread not started, refused).
+        self.unregister(id(request))
+        super().shutdown_request(request)
+
+    def _make_room(self) -> bool:
         with self._lock:
-            while len(self._connections) >= self.max_connections and not self._closing.is_set():
+            deadline = time.monotonic() + 0.5
+            while len(self._connections) >= self.max_connections:
+                if self._closing.is_set() or time.monotonic() >= deadline:
+                    return False
                 if not self._shed_oldest_idle_locked("shed_cap"):
-                    # Every connection is mid-request: leave new ones in the backlog until one ends.
-                    self._lock.wait(0.1)
-                    return
+                    self._lock.wait(0.05)
+            return True
 
     def _shed_oldest_idle(self, reason: str) -> bool:
         with self._lock:
@@ -179,7 +189,7 @@ class BoundedHTTPServer(ThreadingHTTPServer):
             socket.socket.shutdown(connection.sock, socket.SHUT_RDWR)
         self.on_event(reason)
         # Counted as gone now: the thread may take a moment to notice, the descriptor is freed with it.
-        self._connections = {k: v for k, v in self._connections.items() if v is not connection}
+        self._connections.pop(id(connection.sock), None)
         self._lock.notify_all()
 
     def _reap(self) -> None:
@@ -195,12 +205,6 @@ class BoundedHTTPServer(ThreadingHTTPServer):
                 pass
 
     # --- bookkeeping for handlers ----------------------------------------------------------------
-    def register(self, sock: socket.socket) -> int:
-        key = next(self._ids)
-        with self._lock:
-            self._connections[key] = Connection(sock, time.monotonic() + self.limits.header_timeout)
-        return key
-
     def enter(self, key: int, phase: str, timeout: float, restart_clock: bool = True) -> bool:
         """Move a connection to `phase` with a deadline `timeout` from now; False once it was shed."""
         with self._lock:
@@ -241,19 +245,13 @@ class BoundedHandler(BaseHTTPRequestHandler):
     _requests = 0
 
     def setup(self) -> None:
-        self._key = self.server.register(self.request)
+        self._key = id(self.request)
         limits = self.server.limits
         # A backstop only: deadlines are per connection and enforced by the reaper.
         self.timeout = max(limits.header_timeout, limits.body_timeout, limits.idle_timeout)
         super().setup()
         if isinstance(self.request, ssl.SSLSocket):
             self.request.do_handshake()
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.unregister(self._key)
 
     def handle_one_request(self) -> None:
         limits = self.server.limits
