@@ -6,7 +6,9 @@ to start without at least one of them.
 from __future__ import annotations
 
 import hmac
+import os
 import ssl
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +48,22 @@ class Credentials:
         return False
 
 
+def check_token_mode(path: Path) -> None:
+    """A secret anyone on the node can read is no secret; one others can rewrite is worse."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        raise AuthConfigError(f"cannot read auth token file {path}: {error.strerror or error}") from None
+    if mode & stat.S_IROTH:
+        raise AuthConfigError(f"auth token file {path} is readable by every user (mode "
+                              f"{stat.S_IMODE(mode):04o}): chmod 0600 it")
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise AuthConfigError(f"auth token file {path} is writable by group or others (mode "
+                              f"{stat.S_IMODE(mode):04o}): chmod 0600 it")
+
+
 def read_token(path: Path) -> bytes:
+    check_token_mode(path)
     try:
         token = path.read_bytes().strip()
     except OSError as error:

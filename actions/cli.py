@@ -11,7 +11,7 @@ from pathlib import Path
 
 from prometheus_client import disable_created_metrics
 
-from gpuguard import nvml
+from gpuguard import httpserver, nvml
 from gpuguard.actions.audit import AuditLog
 from gpuguard.actions.auth import AuthConfigError, load_credentials
 from gpuguard.actions.engine import Engine
@@ -54,6 +54,10 @@ def parser() -> argparse.ArgumentParser:
                    help="this node's name as alerts carry it (default: $NODE_NAME, else the hostname)")
     p.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                    help=f"largest notification accepted (default {DEFAULT_MAX_BODY})")
+    p.add_argument("--max-connections", type=int, default=httpserver.MAX_CONNECTIONS, metavar="N",
+                   help=f"most HTTP connections held at once (default {httpserver.MAX_CONNECTIONS}, lowered "
+                   f"to fit the file limit less {httpserver.FD_RESERVE} kept for actions); at the cap the "
+                   "oldest idle one is closed")
     p.add_argument("--dry-run", action="store_true",
                    help="decide and log every action, change nothing")
     return p
@@ -85,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     host, port, family = parse_listen(args.listen)
     if args.max_body <= 0:
         raise UsageError("--max-body must be a positive number of bytes")
+    if args.max_connections < 1:
+        raise UsageError("--max-connections must be at least 1")
     policy_path = args.policy or default_policy_path()
     if args.policy is None and not policy_path.exists():
         raise UsageError(f"no packaged policy at {policy_path}: pass --policy FILE")
@@ -103,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     node = nvml.node_name(args.node_name)
     engine = Engine(policy, node, ops, store, audit, metrics, dry_run=args.dry_run)
     try:
-        server = ReceiverServer((host, port), engine, credentials, metrics, args.max_body, family)
+        server = ReceiverServer((host, port), engine, credentials, metrics, args.max_body, family,
+                                httpserver.Limits(max_connections=args.max_connections))
     except OSError as error:
         raise UsageError(f"cannot listen on {args.listen}: {error.strerror or error}") from None
     gpus = ops.gpus()

@@ -44,6 +44,20 @@ class Metrics:
             "(the loop is alive and making progress), nvml (the driver answers), state (the state file "
             "can be saved), audit (the audit log can be written).",
             ["check"], registry=self.registry)
+        self.http_connections_open = Gauge(
+            "gpuguard_actions_http_connections_open",
+            "HTTP connections open now.", registry=self.registry)
+        self.connection_limit = Gauge(
+            "gpuguard_actions_http_connections_limit",
+            "Most HTTP connections held at once (--max-connections, lowered to fit the file limit).",
+            registry=self.registry)
+        self.http_connections_closed = Counter(
+            "gpuguard_actions_http_connections_shed_total",
+            "HTTP connections closed by the receiver, by reason: shed_cap (the oldest idle one, to make "
+            "room), header_timeout, body_timeout, idle_timeout; accept_error counts failed accept() calls.",
+            ["reason"], registry=self.registry)
+        for reason in ("shed_cap", "header_timeout", "body_timeout", "idle_timeout", "accept_error"):
+            self.http_connections_closed.labels(reason)
         for status in NOTIFICATION_STATUSES:
             self.notifications.labels(status)
         for action in ("fan_boost", "power_cap"):

@@ -1,72 +1,94 @@
 """The HTTP side: /alerts, /metrics, /health. Answers first, works after.
 
 Checks run in the contract's order, each before any cost the next would incur: method (405),
-credentials (401, before the body is read), size (413, from Content-Length before reading, or while
-reading a chunked body), payload (400), then 200. Accepted notifications go to the decision worker
-only once the answer has been written, so Alertmanager never waits on a fan or a grace period.
+credentials (401, before the body is read; 429 once an address has spent its budget of failures, see
+ratelimit.py), size (413, from Content-Length before reading, or while reading a chunked body), payload
+(400, framing included: two Content-Length headers, or Transfer-Encoding with one), then 200. Accepted
+notifications go to the decision worker only once the answer has been written, so Alertmanager never
+waits on a fan or a grace period. Connections are bounded by gpuguard.httpserver; bodies being read
+and parsed at once share a budget of `--max-body` bytes (a 4 MiB body parses to ~15 times its size).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import ssl
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import threading
 from typing import Any
 
 from gpuguard.actions.auth import Credentials
 from gpuguard.actions.engine import Engine
 from gpuguard.actions.metrics import Metrics
-from gpuguard.actions.payload import PayloadError, parse_notification
+from gpuguard.actions.payload import Notification, PayloadError, parse_notification
+from gpuguard.actions.ratelimit import FailureLimiter, SampledAudit
+from gpuguard.httpserver import BoundedHandler, BoundedHTTPServer, Limits
 
-READ_TIMEOUT_SECONDS = 10.0
+_CHUNK_SIZE = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
 
 
 class TooLarge(Exception):
     pass
 
 
-class ReceiverServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class Busy(Exception):
+    pass
 
+
+class BodyBudget:
+    """Bytes of request bodies in memory at once; a body waits for room, up to a deadline."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._used = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, size: int, timeout: float) -> int:
+        size = min(size, self.total)
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._used + size <= self.total, timeout):
+                raise Busy
+            self._used += size
+        return size
+
+    def release(self, size: int) -> None:
+        with self._cond:
+            self._used -= size
+            self._cond.notify_all()
+
+
+class ReceiverServer(BoundedHTTPServer):
     def __init__(self, address: tuple[str, int], engine: Engine, credentials: Credentials, metrics: Metrics,
-                 max_body: int, family: int = socket.AF_INET) -> None:
-        self.address_family = family
+                 max_body: int, family: int = socket.AF_INET, limits: Limits | None = None) -> None:
         self.engine = engine
         self.credentials = credentials
         self.metrics = metrics
         self.max_body = max_body
-        super().__init__(address, Handler)
+        self.bodies = BodyBudget(max_body)
+        self.failures = FailureLimiter()
+        self.sampled = SampledAudit(engine.audit)
+        super().__init__(address, Handler, limits, credentials.tls, family)
+        metrics.connection_limit.set(self.max_connections)
 
-    def get_request(self) -> tuple[Any, Any]:
-        sock, address = self.socket.accept()
-        if self.credentials.tls is not None:
-            # The handshake happens on the connection's own thread (Handler.setup), not in accept().
-            sock = self.credentials.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        return sock, address
+    def on_event(self, kind: str) -> None:
+        self.metrics.http_connections_closed.labels(kind).inc()
+
+    def service_actions(self) -> None:
+        self.sampled.flush()
+        self.metrics.http_connections_open.set(self.open_connections)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
+        # Any client can cause these (a TLS handshake cut short): sampled, never one line each.
         error = sys.exc_info()[1]
-        self.engine.audit.record("http_error", client=str(client_address[0]),
-                                 error=f"{type(error).__name__}: {error}")
+        self.sampled.record("http_error", client=str(client_address[0]),
+                            error=f"{type(error).__name__}: {error}")
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(BoundedHandler):
     server: ReceiverServer
-    protocol_version = "HTTP/1.1"
     server_version = "gpuguard-actions"
-    sys_version = ""
-
-    def setup(self) -> None:
-        self.request.settimeout(READ_TIMEOUT_SECONDS)
-        # Headers and body are two writes; without NODELAY the second waits for the client's delayed
-        # ACK (40 ms on Linux) — longer than the whole answer should take.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if isinstance(self.request, ssl.SSLSocket):
-            self.request.do_handshake()
-        super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:  # the base class's name
         pass  # every decision is in the audit log; request lines would only be noise
@@ -133,27 +155,43 @@ class Handler(BaseHTTPRequestHandler):
         if not self.server.credentials.check(self.headers.get("Authorization"), peer_cert):
             metrics.notifications.labels("unauthorized").inc()
             metrics.auth_failures.inc()
-            self.server.engine.audit.record("auth_failed", client=self.client_address[0])
+            client = self.client_address[0]
+            if not self.server.failures.allow(client):
+                self._answer(429, "too many failed requests\n", {"Retry-After": "1"}, close=True)
+                return
+            self.server.sampled.record("auth_failed", client=client)
             self._answer(401, "unauthorized\n", {"WWW-Authenticate": 'Bearer realm="gpuguard"'}, close=True)
             return
+        if self.framing_error:
+            self._invalid(self.framing_error, close=True)
+            return
+        chunked = bool(self.headers.get("Transfer-Encoding"))
         try:
-            body = self._body()
+            length = self.server.max_body if chunked else self._length()
+            reserved = self.server.bodies.acquire(length, self.server.limits.body_timeout / 2)
         except TooLarge:
-            metrics.notifications.labels("too_large").inc()
-            self.server.engine.audit.record("rejected", status=413, client=self.client_address[0])
-            self._answer(413, f"body over {self.server.max_body} bytes\n", close=True)
+            self._too_large()
             return
         except PayloadError as error:
             self._invalid(str(error), close=True)
             return
+        except Busy:
+            self._answer(503, "busy: too many large notifications at once\n", {"Retry-After": "1"},
+                         close=True)
+            return
         try:
-            notification = parse_notification(body)
+            notification = self._read_and_parse(chunked, length)
+        except TooLarge:
+            self._too_large()
+            return
         except PayloadError as error:
-            self._invalid(str(error))
+            self._invalid(str(error), close=not self.body_read)
             return
         except Exception as error:  # a parser bug still must not become a 5xx
             self._invalid(f"unreadable payload ({type(error).__name__})")
             return
+        finally:
+            self.server.bodies.release(reserved)
         metrics.notifications.labels("accepted").inc()
         answer = json.dumps({"status": "accepted", "alerts": len(notification.alerts)}) + "\n"
         self._answer(200, answer, {"Content-Type": "application/json"})
@@ -165,44 +203,56 @@ class Handler(BaseHTTPRequestHandler):
         self.server.engine.audit.record("rejected", status=400, reason=reason, client=self.client_address[0])
         self._answer(400, f"invalid notification: {reason}\n", close=close)
 
-    def _body(self) -> bytes:
-        limit = self.server.max_body
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._chunked(limit)
+    def _too_large(self) -> None:
+        self.server.metrics.notifications.labels("too_large").inc()
+        self.server.engine.audit.record("rejected", status=413, client=self.client_address[0])
+        self._answer(413, f"body over {self.server.max_body} bytes\n", close=True)
+
+    def _length(self) -> int:
         length_header = self.headers.get("Content-Length")
         if length_header is None:
             raise PayloadError("Content-Length is required")
-        try:
-            length = int(length_header)
-        except ValueError:
-            raise PayloadError("Content-Length is not a number") from None
-        if length < 0:
-            raise PayloadError("Content-Length is negative")
-        if length > limit:
+        text = length_header.strip()
+        if not text.isdigit() or not text.isascii():
+            raise PayloadError("Content-Length is not a non-negative number")
+        length = int(text)
+        if length > self.server.max_body:
             raise TooLarge
+        return length
+
+    def _read_and_parse(self, chunked: bool, length: int) -> Notification:
+        body = self._chunked(self.server.max_body) if chunked else self._fixed(length)
+        self.body_read = True
+        return parse_notification(body)  # type: ignore[arg-type]  # a bytearray decodes as bytes do
+
+    def _fixed(self, length: int) -> bytes:
         body = self.rfile.read(length)
         if len(body) != length:
             raise PayloadError("body shorter than Content-Length")
         return body
 
-    def _chunked(self, limit: int) -> bytes:
-        parts: list[bytes] = []
-        total = 0
+    def _chunked(self, limit: int) -> bytearray:
+        body = bytearray()
         while True:
             line = self.rfile.readline(1024)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise PayloadError("malformed chunked body") from None
+            size_text = line.split(b";", 1)[0].strip()
+            # Hex digits only: int(..., 16) would also take "-1", "+1", "0x10" and "1_0".
+            if not _CHUNK_SIZE.match(size_text):
+                raise PayloadError("malformed chunked body")
+            size = int(size_text, 16)
             if size == 0:
-                while self.rfile.readline(1024).strip():
-                    pass  # trailers
-                return b"".join(parts)
-            total += size
-            if total > limit:
+                for _ in range(64):  # trailers, bounded
+                    if not self.rfile.readline(1024).strip():
+                        return body
+                raise PayloadError("malformed chunked body")
+            if len(body) + size > limit:
                 raise TooLarge
-            parts.append(self.rfile.read(size))
-            self.rfile.readline(16)
+            chunk = self.rfile.read(size)
+            if len(chunk) != size:
+                raise PayloadError("body shorter than its chunk size")
+            body += chunk
+            if self.rfile.readline(16).strip():
+                raise PayloadError("malformed chunked body")
 
     def _answer(self, status: int, body: str | bytes, headers: dict[str, str] | None = None,
                 close: bool = False, body_for_head: bool = True) -> None:

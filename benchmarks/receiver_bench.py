@@ -102,6 +102,7 @@ def time_posts(url: str, body: bytes, repeats: int) -> list[float]:
 def start_receiver(env: dict, workdir: Path) -> tuple[subprocess.Popen, str]:
     (workdir / "policy.yml").write_text(yaml.safe_dump(POLICY))
     (workdir / "token").write_text(TOKEN)
+    (workdir / "token").chmod(0o600)  # the receiver refuses a token file others can read
     port = free_port()
     log = open(workdir / "receiver.log", "wb")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(

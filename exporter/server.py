@@ -1,18 +1,23 @@
 """HTTP: `/metrics` (the last snapshot, gzipped when asked), `/health` (`OK`), `/` (a landing page).
 
 Basic auth (when configured) guards every path, as exporter-toolkit does. The TLS handshake runs in
-the connection's own thread, so a slow client cannot hold up accepting others.
+the connection's own thread, so a slow client cannot hold up accepting others. Connections are bounded
+by gpuguard.httpserver (deadlines per connection, a cap that sheds the oldest idle one, accept back-off),
+so idle clients cannot stop scrapes.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
-import ssl
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
 from typing import Any
 
 from gpuguard.exporter.engine import Engine
+from gpuguard.httpserver import BoundedHandler, BoundedHTTPServer
 from gpuguard.webconfig import WebConfig
+
+log = logging.getLogger("gpuguard.exporter")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LANDING = (b"<html><head><title>gpuguard exporter</title></head><body><h1>gpuguard exporter</h1>"
@@ -20,21 +25,12 @@ LANDING = (b"<html><head><title>gpuguard exporter</title></head><body><h1>gpugua
            b'<a href="health">/health</a></p></body></html>\n')
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: Prometheus reuses its connection
-    # Headers and body go out in two writes; with Nagle on, the body waits for the client's delayed
-    # ACK (40 ms on Linux) on a kept-alive connection.
-    disable_nagle_algorithm = True
+class Handler(BoundedHandler):
+    # HTTP/1.1 keep-alive (BoundedHandler): Prometheus reuses its connection.
     server: ExporterServer
-    timeout = 30
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one line per scrape would drown the journal
-
-    def setup(self) -> None:
-        super().setup()
-        if isinstance(self.request, ssl.SSLSocket):
-            self.request.do_handshake()
 
     def _send(self, status: int, body: bytes, content_type: str,
               headers: dict[str, str] | None = None) -> None:
@@ -72,18 +68,23 @@ class Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
 
-class ExporterServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class ExporterServer(BoundedHTTPServer):
     def __init__(self, address: tuple[str, int], engine: Engine, web: WebConfig) -> None:
         self.engine = engine
         self.web = web
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, Handler)
-        if web.tls is not None:
-            self.socket = web.tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+        self._shed = 0
+        self._reported = time.monotonic()
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        super().__init__(address, Handler, tls=web.tls, family=family)
+
+    def on_event(self, kind: str) -> None:
+        self._shed += 1  # a torrent of idle clients: one warning a minute, not one a connection
+
+    def service_actions(self) -> None:
+        if self._shed and time.monotonic() - self._reported >= 60:
+            log.warning("closed %d HTTP connections in the last minute (idle, slow or over the cap of %d)",
+                        self._shed, self.max_connections)
+            self._shed, self._reported = 0, time.monotonic()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that hangs up or fails the TLS handshake is not the exporter's problem

@@ -182,6 +182,7 @@ def test_refuses_empty_token_file(tmp_path: Path, content: str) -> None:
     policy = write_policy(tmp_path / "p.yml", CONTRACT_POLICY)
     token = tmp_path / "token"
     token.write_text(content)
+    token.chmod(0o600)
     result = run_cli("--policy", str(policy), "--auth-token-file", str(token), "--state-dir",
                      str(tmp_path / "s"), "--listen", "127.0.0.1:0")
     assert result.returncode != 0

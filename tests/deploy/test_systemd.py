@@ -71,3 +71,11 @@ def test_isolation_directives_present(name: str) -> None:
                       "RestrictAddressFamilies=", "CapabilityBoundingSet="):
         assert directive in text, f"{name} lacks {directive}"
         assert f"`{directive.split('=')[0]}" in readme
+
+
+@pytest.mark.parametrize("name", sorted(EXPOSURE_GOALS))
+def test_file_limit_leaves_room_for_connections_and_actions(name: str) -> None:
+    """Issue 14: under the default 1,024 a connection flood competes with the receiver's own pidfds."""
+    match = re.search(r"^LimitNOFILE=(\d+)$", (UNITS / name).read_text(), re.MULTILINE)
+    assert match and int(match.group(1)) >= 65536, f"{name} lacks LimitNOFILE=65536"
+    assert "`LimitNOFILE=65536`" in (UNITS / "README.md").read_text()
