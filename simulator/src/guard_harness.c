@@ -48,7 +48,7 @@ static void done(const char *func, nvmlReturn_t rc) {
         free(g_bufs[i]);
     }
     g_nbufs = 0;
-    printf("CALL %s %s %d\n", func, g_handle, (int)rc);
+    printf("CALL %s %s %d %s\n", func, g_handle, (int)rc, nvmlErrorString(rc));
 }
 
 #define CALL(func, ...) done(#func, func(__VA_ARGS__))
