@@ -36,7 +36,8 @@ REASONS: list[tuple[str, str]] = [
     ("ConfCompute", "confidential computing is off on every simulated board"
                     " (nvmlDeviceGetConfComputeMemSizeInfo says NOT_SUPPORTED)"),
     ("GpuInstance", "MIG instance management: the profile's fixed layout is exposed through MIG device"
-                    " handles (nvmlDeviceGetMigDeviceHandleByIndex); creating/listing instances is not simulated"),
+                    " handles (nvmlDeviceGetMigDeviceHandleByIndex); creating/listing instances is not"
+                    " simulated"),
     ("ComputeInstance", "MIG instance management: see GpuInstance"),
     ("nvmlSystemEventSet", "system-level GPU add/remove events: not simulated"),
     ("nvmlSystemRegisterEvents", "system-level GPU add/remove events: not simulated"),
@@ -91,7 +92,8 @@ def run_harness(profile: str, harness: Path | None = None, env_extra: dict[str, 
             node.start_workload(gpu=len(gpus) - 1, memory_mib=512)
             mig = next((i for i, gpu in enumerate(gpus) if gpu.get("mig_enabled")), None)
             if mig is not None:
-                node.start_workload(gpu=mig, memory_mib=256, gpu_instance=gpus[mig]["mig"][0]["gpu_instance_id"])
+                instance = gpus[mig]["mig"][0]["gpu_instance_id"]
+                node.start_workload(gpu=mig, memory_mib=256, gpu_instance=instance)
             env = {**node.env, **(env_extra or {})}
             return subprocess.run([str(harness)], env=env, capture_output=True, text=True, timeout=timeout)
         finally:
@@ -118,7 +120,8 @@ def build_table(profiles: list[str] | None = None) -> str:
     for profile in profiles:
         result = run_harness(profile)
         if result.returncode != 0:
-            raise RuntimeError(f"guard harness failed on {profile}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+            tail = result.stdout[-2000:] + result.stderr[-2000:]
+            raise RuntimeError(f"guard harness failed on {profile}:\n{tail}")
         per_profile[profile] = behaviours(result.stdout)
     ours = exported()
     symbols = sorted(set(both_lists()) | ours)

@@ -32,10 +32,10 @@ NUMBER_KEYS = {
     # exports (issue 11): optional, 0 means the board does not report it
     "nvlink_count", "num_gpu_cores", "memory_bus_width", "threshold_gps_curr",
 }
-EXPORT_KEYS = {"board_part_number", "inforom_image", "nvlink_count", "num_gpu_cores", "memory_bus_width",
-               "threshold_gps_curr"}
+EXPORT_KEYS = {"board_part_number", "inforom_image", "nvlink_count", "num_gpu_cores",
+               "memory_bus_width", "threshold_gps_curr"}
 MIG_KEYS = {"profile", "profile_id", "slices", "gpu_instance_id", "compute_instance_id", "memory_mib", "uuid"}
-REQUIRED_KEYS = (STRING_KEYS - {"serial", "vbios"} - EXPORT_KEYS) | (NUMBER_KEYS - {"mig_enabled"} - EXPORT_KEYS)
+REQUIRED_KEYS = ((STRING_KEYS - {"serial", "vbios"}) | (NUMBER_KEYS - {"mig_enabled"})) - EXPORT_KEYS
 TOP_KEYS = {"description", "driver_version", "nvml_version", "cuda_driver_version", "ambient_c", "boards",
             "gpus", "generate", "extends", "gpu_overrides"}
 MAX_GPUS = 64

@@ -29,12 +29,13 @@ def test_table_is_current() -> None:
 
 
 def test_issue_list_is_exported() -> None:
-    names = ("DriverModel SupportedMemoryClocks SupportedGraphicsClocks MultiGpuBoard BoardId BoardPartNumber "
-             "InforomVersion InforomImageVersion AccountingMode AccountingBufferSize RetiredPages "
-             "RetiredPagesPendingStatus MemoryErrorCounter ApplicationsClock DefaultApplicationsClock "
-             "AutoBoostedClocksEnabled GpuOperationMode BridgeChipInfo VirtualizationMode CpuAffinity NumaNodeId "
-             "MemoryBusWidth NumGpuCores BusType PcieLinkMaxSpeed PcieSpeed GpuMaxPcieLinkGeneration Samples "
-             "NvLinkState NvLinkVersion NvLinkRemotePciInfo NvLinkCapability P2PStatus TopologyCommonAncestor")
+    names = ("DriverModel SupportedMemoryClocks SupportedGraphicsClocks MultiGpuBoard BoardId "
+             "BoardPartNumber InforomVersion InforomImageVersion AccountingMode AccountingBufferSize "
+             "RetiredPages RetiredPagesPendingStatus MemoryErrorCounter ApplicationsClock "
+             "DefaultApplicationsClock AutoBoostedClocksEnabled GpuOperationMode BridgeChipInfo "
+             "VirtualizationMode CpuAffinity NumaNodeId MemoryBusWidth NumGpuCores BusType PcieLinkMaxSpeed "
+             "PcieSpeed GpuMaxPcieLinkGeneration Samples NvLinkState NvLinkVersion NvLinkRemotePciInfo "
+             "NvLinkCapability P2PStatus TopologyCommonAncestor")
     ours = exports.exported()
     missing = [n for n in names.split() if f"nvmlDeviceGet{n}" not in ours]
     assert not missing and "nvmlSystemGetTopologyGpuSet" in ours, missing
