@@ -17,7 +17,9 @@ from gpuguard.simulator.native import SimError
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 
-STRING_KEYS = {"name", "uuid", "serial", "pci_bus_id", "vbios"}
+STRING_KEYS = {"name", "uuid", "serial", "pci_bus_id", "vbios",
+               # exports (issue 11): optional, "" means the board does not report it
+               "board_part_number", "inforom_image"}
 NUMBER_KEYS = {
     "pci_device_id", "pci_subsystem_id", "minor_number", "brand", "architecture", "cc_major", "cc_minor",
     "memory_total_mib", "memory_reserved_mib", "memory_is_hbm", "fan_count", "fan_min_percent",
@@ -27,9 +29,13 @@ NUMBER_KEYS = {
     "threshold_acoustic_min", "threshold_acoustic_curr", "threshold_acoustic_max", "clock_graphics_max",
     "clock_sm_max", "clock_mem_max", "clock_video_max", "clock_graphics_idle", "clock_mem_idle", "pcie_gen",
     "pcie_width", "gpm_supported", "mig_capable", "mig_enabled",
+    # exports (issue 11): optional, 0 means the board does not report it
+    "nvlink_count", "num_gpu_cores", "memory_bus_width", "threshold_gps_curr",
 }
+EXPORT_KEYS = {"board_part_number", "inforom_image", "nvlink_count", "num_gpu_cores",
+               "memory_bus_width", "threshold_gps_curr"}
 MIG_KEYS = {"profile", "profile_id", "slices", "gpu_instance_id", "compute_instance_id", "memory_mib", "uuid"}
-REQUIRED_KEYS = (STRING_KEYS - {"serial", "vbios"}) | (NUMBER_KEYS - {"mig_enabled"})
+REQUIRED_KEYS = ((STRING_KEYS - {"serial", "vbios"}) | (NUMBER_KEYS - {"mig_enabled"})) - EXPORT_KEYS
 TOP_KEYS = {"description", "driver_version", "nvml_version", "cuda_driver_version", "ambient_c", "boards",
             "gpus", "generate", "extends", "gpu_overrides"}
 MAX_GPUS = 64

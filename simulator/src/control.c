@@ -42,6 +42,9 @@ static const field k_fields[] = {
     F(threshold_acoustic_max, 'i'), F(clock_graphics_max, 'u'), F(clock_sm_max, 'u'), F(clock_mem_max, 'u'),
     F(clock_video_max, 'u'), F(clock_graphics_idle, 'u'), F(clock_mem_idle, 'u'), F(pcie_gen, 'u'),
     F(pcie_width, 'u'), F(gpm_supported, 'i'), F(mig_capable, 'i'), F(mig_enabled, 'i'),
+    /* exports (issue 11) */
+    F(nvlink_count, 'u'), F(num_gpu_cores, 'u'), F(memory_bus_width, 'u'), F(board_part_number, 's'),
+    F(inforom_image, 's'), F(threshold_gps_curr, 'i'),
 };
 #undef F
 

@@ -45,6 +45,9 @@ nvmlReturn_t sim_copy_string(char *dst, unsigned int length, const char *src);
 /* Record a setter call in setters.jsonl; `args_json` is the inside of the args object. */
 void sim_log_setter(const char *func, int gpu, const char *args_json, nvmlReturn_t result);
 const char *sim_return_name(nvmlReturn_t rc);
+/* PCI info of a GPU: v3 (nvmlPciInfo_t) and the 52-byte v2 layout of the older entry points. */
+void sim_fill_pci(int gpu, nvmlPciInfo_t *pci);
+void sim_fill_pci_v2(int gpu, void *out);
 
 #define DEVICE_ENTER(device, latency)                                                        \
     int gpu, mig;                                                                            \

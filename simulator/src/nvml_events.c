@@ -20,7 +20,13 @@ struct nvmlEventSet_st {
     unsigned long long seen[SIM_MAX_GPUS];
 };
 
-static const unsigned long long k_supported_events = nvmlEventTypeXidCriticalError;
+/* What real boards report as supported: P-state and clock changes everywhere, ECC events where the
+ * board has ECC. Only XIDs are ever raised by the simulator; the others register and stay quiet. */
+static unsigned long long supported_events(int gpu) {
+    unsigned long long types = nvmlEventTypeXidCriticalError | nvmlEventTypePState | nvmlEventTypeClock;
+    if (g_node->cfg[gpu].brand != NVML_BRAND_GEFORCE) types |= nvmlEventTypeSingleBitEccError | nvmlEventTypeDoubleBitEccError;
+    return types;
+}
 
 NVML_EXPORT nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set) {
     SYSTEM_ENTER(LAT_CHEAP);
@@ -43,7 +49,7 @@ NVML_EXPORT nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set) {
 NVML_EXPORT nvmlReturn_t nvmlDeviceGetSupportedEventTypes(nvmlDevice_t device, unsigned long long *eventTypes) {
     DEVICE_ENTER(device, LAT_CHEAP);
     if (!eventTypes) return NVML_ERROR_INVALID_ARGUMENT;
-    *eventTypes = k_supported_events;
+    *eventTypes = supported_events(gpu);
     return NVML_SUCCESS;
 }
 
@@ -51,14 +57,16 @@ NVML_EXPORT nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t device, unsigned 
                                                   nvmlEventSet_t set) {
     DEVICE_ENTER(device, LAT_CHEAP);
     if (!set || set->magic != EVENT_SET_MAGIC) return NVML_ERROR_INVALID_ARGUMENT;
-    if (eventTypes & ~k_supported_events) return NVML_ERROR_NOT_SUPPORTED;
+    if (eventTypes & ~supported_events(gpu)) return NVML_ERROR_NOT_SUPPORTED;
     set->types[gpu] |= eventTypes;
     set->seen[gpu] = __atomic_load_n(&ST->xid_seq, __ATOMIC_ACQUIRE);
     return NVML_SUCCESS;
 }
 
 /* The next undelivered XID of a registered GPU, or 0. */
-static int next_event(nvmlEventSet_t set, nvmlEventData_t *data) {
+/* `v2`: the caller's struct has gpuInstanceId/computeInstanceId (nvmlEventSetWait_v2); the v1 one ends
+ * after eventData. */
+static int next_event(nvmlEventSet_t set, nvmlEventData_t *data, int v2) {
     for (unsigned int g = 0; g < g_node->gpu_count; g++) {
         if (!(set->types[g] & nvmlEventTypeXidCriticalError)) continue;
         sim_gpu_state *st = &g_node->st[g];
@@ -73,18 +81,20 @@ static int next_event(nvmlEventSet_t set, nvmlEventData_t *data) {
         set->seen[g] = seq;
         data->device = sim_device_handle((int)g, -1);
         data->eventType = nvmlEventTypeXidCriticalError;
-        data->gpuInstanceId = 0xFFFFFFFFu;
-        data->computeInstanceId = 0xFFFFFFFFu;
+        if (v2) {
+            data->gpuInstanceId = 0xFFFFFFFFu;
+            data->computeInstanceId = 0xFFFFFFFFu;
+        }
         return 1;
     }
     return 0;
 }
 
-static nvmlReturn_t wait_event(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms) {
+static nvmlReturn_t wait_event(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms, int v2) {
     if (!set || set->magic != EVENT_SET_MAGIC || !data) return NVML_ERROR_INVALID_ARGUMENT;
     double deadline = sim_mono_now() + timeoutms / 1000.0;
     for (;;) {
-        if (next_event(set, data)) return NVML_SUCCESS;
+        if (next_event(set, data, v2)) return NVML_SUCCESS;
         if (sim_mono_now() >= deadline) return NVML_ERROR_TIMEOUT;
         struct timespec ts = {0, POLL_INTERVAL_MS * 1000000L};
         nanosleep(&ts, NULL);
@@ -94,10 +104,10 @@ static nvmlReturn_t wait_event(nvmlEventSet_t set, nvmlEventData_t *data, unsign
 
 NVML_EXPORT nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms) {
     SYSTEM_ENTER(LAT_NONE);
-    return wait_event(set, data, timeoutms);
+    return wait_event(set, data, timeoutms, 1);
 }
 
 NVML_EXPORT nvmlReturn_t nvmlEventSetWait(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms) {
     SYSTEM_ENTER(LAT_NONE);
-    return wait_event(set, data, timeoutms);
+    return wait_event(set, data, timeoutms, 0);
 }

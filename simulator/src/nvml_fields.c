@@ -17,6 +17,20 @@ static void set_uint(nvmlFieldValue_t *v, unsigned int value) {
 
 static int has_ecc(int gpu) { return g_node->cfg[gpu].brand != NVML_BRAND_GEFORCE; }
 
+/* T.Limit fields: degrees left to a threshold (negative past it), Ada and later. */
+static nvmlReturn_t tlimit(int gpu, nvmlFieldValue_t *v) {
+    const sim_gpu_config *cfg = &g_node->cfg[gpu];
+    if (cfg->architecture < NVML_DEVICE_ARCH_ADA) return NVML_ERROR_NOT_SUPPORTED;
+    int threshold = v->fieldId == NVML_FI_DEV_TEMPERATURE_SHUTDOWN_TLIMIT   ? cfg->threshold_shutdown
+                    : v->fieldId == NVML_FI_DEV_TEMPERATURE_SLOWDOWN_TLIMIT ? cfg->threshold_slowdown
+                    : v->fieldId == NVML_FI_DEV_TEMPERATURE_MEM_MAX_TLIMIT  ? cfg->threshold_memory_max
+                                                                            : cfg->threshold_gpu_max;
+    if (threshold <= 0) return NVML_ERROR_NOT_SUPPORTED;
+    v->valueType = NVML_VALUE_TYPE_SIGNED_INT;
+    v->value.siVal = threshold - (int)floor(g_node->st[gpu].temp_c);
+    return NVML_SUCCESS;
+}
+
 /* One field from the model (caller holds the lock). */
 static nvmlReturn_t field_value(int gpu, nvmlFieldValue_t *v) {
     const sim_gpu_config *cfg = &g_node->cfg[gpu];
@@ -49,6 +63,10 @@ static nvmlReturn_t field_value(int gpu, nvmlFieldValue_t *v) {
         if (!has_ecc(gpu)) return NVML_ERROR_NOT_SUPPORTED;
         set_ull(v, 0);
         return NVML_SUCCESS;
+    case NVML_FI_DEV_TEMPERATURE_SHUTDOWN_TLIMIT:
+    case NVML_FI_DEV_TEMPERATURE_SLOWDOWN_TLIMIT:
+    case NVML_FI_DEV_TEMPERATURE_MEM_MAX_TLIMIT:
+    case NVML_FI_DEV_TEMPERATURE_GPU_MAX_TLIMIT: return tlimit(gpu, v);
     default: return NVML_ERROR_NOT_SUPPORTED;
     }
 }

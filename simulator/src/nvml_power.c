@@ -152,7 +152,8 @@ NVML_EXPORT nvmlReturn_t nvmlDeviceGetClock(nvmlDevice_t device, nvmlClockType_t
 static const unsigned long long k_supported_reasons =
     nvmlClocksEventReasonGpuIdle | nvmlClocksEventReasonApplicationsClocksSetting | nvmlClocksEventReasonSwPowerCap |
     nvmlClocksThrottleReasonHwSlowdown | nvmlClocksEventReasonSwThermalSlowdown |
-    nvmlClocksThrottleReasonHwThermalSlowdown | nvmlClocksThrottleReasonHwPowerBrakeSlowdown;
+    nvmlClocksThrottleReasonHwThermalSlowdown | nvmlClocksThrottleReasonHwPowerBrakeSlowdown |
+    nvmlClocksEventReasonSyncBoost | nvmlClocksEventReasonDisplayClockSetting;
 
 static nvmlReturn_t current_reasons(int gpu, unsigned long long *reasons) {
     if (!reasons) return NVML_ERROR_INVALID_ARGUMENT;

@@ -90,9 +90,11 @@ NVML_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMem
 }
 
 NVML_EXPORT nvmlReturn_t nvmlDeviceGetBAR1MemoryInfo(nvmlDevice_t device, nvmlBAR1Memory_t *bar1Memory) {
-    DEVICE_ENTER(device, LAT_CHEAP);
+    DEVICE_ENTER_MIG_OK(device, LAT_CHEAP);
     if (!bar1Memory) return NVML_ERROR_INVALID_ARGUMENT;
     bar1Memory->bar1Total = CFG->memory_total_mib * MIB + 256 * MIB; /* resizable BAR covers the memory */
+    if (mig >= 0) /* a MIG device gets the aperture in proportion to its memory, as real drivers split it */
+        bar1Memory->bar1Total = bar1Memory->bar1Total / MIB * CFG->mig[mig].memory_mib / CFG->memory_total_mib * MIB;
     bar1Memory->bar1Used = 16 * MIB;
     bar1Memory->bar1Free = bar1Memory->bar1Total - bar1Memory->bar1Used;
     return NVML_SUCCESS;
@@ -101,6 +103,7 @@ NVML_EXPORT nvmlReturn_t nvmlDeviceGetBAR1MemoryInfo(nvmlDevice_t device, nvmlBA
 NVML_EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t *utilization) {
     DEVICE_ENTER(device, LAT_CHEAP);
     if (!utilization) return NVML_ERROR_INVALID_ARGUMENT;
+    if (CFG->mig_enabled) return NVML_ERROR_NOT_SUPPORTED; /* real drivers: no whole-GPU utilization in MIG mode */
     MODEL_BEGIN();
     utilization->gpu = (unsigned int)lround(ST->util_gpu);
     utilization->memory = (unsigned int)lround(ST->util_mem);
@@ -113,6 +116,7 @@ NVML_EXPORT nvmlReturn_t nvmlDeviceGetEncoderUtilization(nvmlDevice_t device, un
                                                          unsigned int *samplingPeriodUs) {
     DEVICE_ENTER(device, LAT_CHEAP);
     if (!utilization || !samplingPeriodUs) return NVML_ERROR_INVALID_ARGUMENT;
+    if (CFG->mig_enabled) return NVML_ERROR_NOT_SUPPORTED; /* real drivers: no whole-GPU utilization in MIG mode */
     *utilization = 0;
     *samplingPeriodUs = 167000;
     return NVML_SUCCESS;
@@ -122,6 +126,7 @@ NVML_EXPORT nvmlReturn_t nvmlDeviceGetDecoderUtilization(nvmlDevice_t device, un
                                                          unsigned int *samplingPeriodUs) {
     DEVICE_ENTER(device, LAT_CHEAP);
     if (!utilization || !samplingPeriodUs) return NVML_ERROR_INVALID_ARGUMENT;
+    if (CFG->mig_enabled) return NVML_ERROR_NOT_SUPPORTED; /* real drivers: no whole-GPU utilization in MIG mode */
     *utilization = 0;
     *samplingPeriodUs = 167000;
     return NVML_SUCCESS;
@@ -219,6 +224,7 @@ NVML_EXPORT nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device, nv
                                                          unsigned long long lastSeenTimeStamp) {
     DEVICE_ENTER(device, LAT_PROCS);
     if (!processSamplesCount) return NVML_ERROR_INVALID_ARGUMENT;
+    if (CFG->mig_enabled) return NVML_ERROR_NOT_SUPPORTED; /* real drivers: no whole-GPU utilization in MIG mode */
     proc_row rows[SIM_MAX_WORKLOADS];
     MODEL_BEGIN();
     unsigned int n = collect(gpu, -1, rows, SIM_MAX_WORKLOADS);

@@ -158,37 +158,64 @@ NVML_EXPORT nvmlReturn_t nvmlDeviceGetVbiosVersion(nvmlDevice_t device, char *ve
     return sim_copy_string(version, length, CFG->vbios[0] ? CFG->vbios : "00.00.00.00.00");
 }
 
-static void fill_pci(int gpu, nvmlPciInfo_t *pci) {
+/* The layouts of the two older entry points (nvml.h now only has v3): a caller of nvmlDeviceGetPciInfo
+ * or _v2 allocates these, so writing a v3 struct there would overwrite its memory. */
+typedef struct {
+    char busId[16];
+    unsigned int domain, bus, device, pciDeviceId;
+} sim_pci_info_v1;
+typedef struct {
+    char busId[16];
+    unsigned int domain, bus, device, pciDeviceId, pciSubSystemId;
+    unsigned int reserved0, reserved1, reserved2, reserved3;
+} sim_pci_info_v2;
+
+/* v3 from the profile's busId; domain, bus and device are what the busId says. */
+void sim_fill_pci(int gpu, nvmlPciInfo_t *pci) {
     memset(pci, 0, sizeof *pci);
     const sim_gpu_config *cfg = &g_node->cfg[gpu];
+    unsigned int domain = 0, bus = 0, dev = 0;
+    sscanf(cfg->pci_bus_id, "%x:%x:%x", &domain, &bus, &dev);
     snprintf(pci->busId, sizeof pci->busId, "%s", cfg->pci_bus_id);
-    snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "%04x:%02x:%02x.0", cfg->pci_domain & 0xffff,
-             cfg->pci_bus, cfg->pci_device);
-    pci->domain = cfg->pci_domain;
-    pci->bus = cfg->pci_bus;
-    pci->device = cfg->pci_device;
+    snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "%04x:%02x:%02x.0", domain & 0xffff, bus, dev);
+    pci->domain = domain;
+    pci->bus = bus;
+    pci->device = dev;
     pci->pciDeviceId = cfg->pci_device_id;
     pci->pciSubSystemId = cfg->pci_subsystem_id;
+}
+
+void sim_fill_pci_v2(int gpu, void *out) {
+    nvmlPciInfo_t full;
+    sim_fill_pci(gpu, &full);
+    sim_pci_info_v2 v2 = {.domain = full.domain, .bus = full.bus, .device = full.device,
+                          .pciDeviceId = full.pciDeviceId, .pciSubSystemId = full.pciSubSystemId};
+    snprintf(v2.busId, sizeof v2.busId, "%s", full.busIdLegacy);
+    memcpy(out, &v2, sizeof v2);
 }
 
 NVML_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci) {
     DEVICE_ENTER(device, LAT_CHEAP);
     if (!pci) return NVML_ERROR_INVALID_ARGUMENT;
-    fill_pci(gpu, pci);
+    sim_fill_pci(gpu, pci);
     return NVML_SUCCESS;
 }
 
 NVML_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t device, nvmlPciInfo_t *pci) {
     DEVICE_ENTER(device, LAT_CHEAP);
     if (!pci) return NVML_ERROR_INVALID_ARGUMENT;
-    fill_pci(gpu, pci);
+    sim_fill_pci_v2(gpu, pci);
     return NVML_SUCCESS;
 }
 
 NVML_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo(nvmlDevice_t device, nvmlPciInfo_t *pci) {
     DEVICE_ENTER(device, LAT_CHEAP);
     if (!pci) return NVML_ERROR_INVALID_ARGUMENT;
-    fill_pci(gpu, pci);
+    nvmlPciInfo_t full;
+    sim_fill_pci(gpu, &full);
+    sim_pci_info_v1 v1 = {.domain = full.domain, .bus = full.bus, .device = full.device, .pciDeviceId = full.pciDeviceId};
+    snprintf(v1.busId, sizeof v1.busId, "%s", full.busIdLegacy);
+    memcpy(pci, &v1, sizeof v1);
     return NVML_SUCCESS;
 }
 
@@ -197,7 +224,7 @@ NVML_EXPORT nvmlReturn_t nvmlDeviceGetPciInfoExt(nvmlDevice_t device, nvmlPciInf
     if (!pci) return NVML_ERROR_INVALID_ARGUMENT;
     if (pci->version != nvmlPciInfoExt_v1) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
     nvmlPciInfo_t base;
-    fill_pci(gpu, &base);
+    sim_fill_pci(gpu, &base);
     pci->domain = base.domain;
     pci->bus = base.bus;
     pci->device = base.device;

@@ -44,6 +44,7 @@ NVML_EXPORT nvmlReturn_t nvmlDeviceGetTemperatureThreshold(nvmlDevice_t device,
     case NVML_TEMPERATURE_THRESHOLD_ACOUSTIC_MIN: value = CFG->threshold_acoustic_min; break;
     case NVML_TEMPERATURE_THRESHOLD_ACOUSTIC_CURR: value = CFG->threshold_acoustic_curr; break;
     case NVML_TEMPERATURE_THRESHOLD_ACOUSTIC_MAX: value = CFG->threshold_acoustic_max; break;
+    case NVML_TEMPERATURE_THRESHOLD_GPS_CURR: value = CFG->threshold_gps_curr; break;
     default: return NVML_ERROR_INVALID_ARGUMENT;
     }
     if (value <= 0) return NVML_ERROR_NOT_SUPPORTED;

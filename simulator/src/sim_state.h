@@ -83,6 +83,13 @@ typedef struct {
     int mig_enabled;
     unsigned int mig_count;
     sim_mig_config mig[SIM_MAX_MIG];
+    /* exports (issue 11): 0 or "" means the board does not report it (NOT_SUPPORTED) */
+    unsigned int nvlink_count;     /* active NVLinks; 0: none (PCIe-only boards) */
+    unsigned int num_gpu_cores;    /* CUDA cores */
+    unsigned int memory_bus_width; /* bits */
+    char board_part_number[32];
+    char inforom_image[32];        /* "G520.0200.00.05"; empty on GeForce */
+    int threshold_gps_curr;        /* GPU performance-boost target, °C; 0: not reported */
 } sim_gpu_config;
 
 typedef struct {
